@@ -1,0 +1,127 @@
+//! The error type of `hulu-io`.
+
+use std::path::PathBuf;
+
+/// Result alias for `hulu-io`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong reading checkpoints and medical files.
+///
+/// Variants name the file (and, for checkpoints, the tensor key) so a user can tell which part of
+/// a multi-gigabyte download is broken.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An operating-system error opening or reading a file.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A JSON config file is not valid JSON or lacks a required field.
+    #[error("{path}: invalid config: {reason}")]
+    InvalidConfig {
+        /// The config file.
+        path: PathBuf,
+        /// What is wrong, e.g. "missing field `hidden_size`".
+        reason: String,
+    },
+
+    /// `config.json` names an architecture this crate cannot load.
+    #[error("{path}: unknown architecture {found:?} (expected HulumedQwen2ForCausalLM or HulumedQwen3ForCausalLM)")]
+    UnknownArchitecture {
+        /// The config file.
+        path: PathBuf,
+        /// The `architectures` entries found.
+        found: Vec<String>,
+    },
+
+    /// The checkpoint directory has neither `model.safetensors` nor an index.
+    #[error("{dir}: no model.safetensors or model.safetensors.index.json")]
+    NoWeights {
+        /// The checkpoint directory.
+        dir: PathBuf,
+    },
+
+    /// A safetensors file is malformed: truncated, a header length past the end of the file,
+    /// overlapping or out-of-range offsets, a header that is not JSON.
+    #[error("{path}: invalid safetensors file: {reason}")]
+    InvalidSafetensors {
+        /// The shard.
+        path: PathBuf,
+        /// What the parser found.
+        reason: String,
+    },
+
+    /// The shard index names a file that does not exist.
+    #[error("{index}: names shard {shard:?}, which is missing")]
+    MissingShard {
+        /// The index file.
+        index: PathBuf,
+        /// The missing shard's file name.
+        shard: String,
+    },
+
+    /// The shard index maps a key to a shard that does not contain it.
+    #[error("{index}: maps {key:?} to {shard:?}, which does not contain it")]
+    IndexMismatch {
+        /// The index file.
+        index: PathBuf,
+        /// The tensor key.
+        key: String,
+        /// The shard the index names.
+        shard: String,
+    },
+
+    /// A tensor the model needs is not in the checkpoint.
+    #[error("missing weight {key:?}")]
+    MissingWeight {
+        /// The full tensor key.
+        key: String,
+    },
+
+    /// A tensor has a different shape than the config implies.
+    #[error("weight {key:?} has shape {actual:?}, expected {expected:?}")]
+    WeightShape {
+        /// The full tensor key.
+        key: String,
+        /// The shape the config implies.
+        expected: Vec<i64>,
+        /// The shape stored in the checkpoint.
+        actual: Vec<i64>,
+    },
+
+    /// Tensors under a prefix that the model did not use (a checkpoint for another config).
+    #[error("unexpected weights: {keys:?}")]
+    UnexpectedWeights {
+        /// The unused keys.
+        keys: Vec<String>,
+    },
+
+    /// A tensor is stored in a dtype that cannot be converted.
+    #[error("weight {key:?} has unsupported dtype {dtype}")]
+    UnsupportedDtype {
+        /// The tensor key.
+        key: String,
+        /// The stored dtype.
+        dtype: String,
+    },
+
+    /// An error from libtorch while building a tensor.
+    #[cfg(feature = "tch")]
+    #[error("libtorch: {0}")]
+    Torch(#[from] tch::TchError),
+}
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
