@@ -17,6 +17,7 @@ pub mod checkpoint;
 pub mod config;
 mod error;
 pub mod grid;
+pub mod visual;
 
 pub use checkpoint::{Checkpoint, TensorMeta};
 #[cfg(feature = "tch")]
@@ -26,3 +27,4 @@ pub use config::{
 };
 pub use error::{Error, Result};
 pub use grid::PatchGrid;
+pub use visual::{RgbFrame, Visual, VisualKind};
