@@ -18,9 +18,18 @@ fn main() -> anyhow::Result<()> {
     println!("model: {}", dir.display());
     println!("family: {:?}", config.family().context("family")?);
     println!("{config:#?}");
-    println!("tensors: {}, parameters: {}", ckpt.len(), ckpt.parameter_count());
+    println!(
+        "tensors: {}, parameters: {}",
+        ckpt.len(),
+        ckpt.parameter_count()
+    );
     let w = Weights::new(&ckpt, tch::Kind::Float, tch::Device::Cpu);
-    let norm = w.pp("model.norm").get("weight", &[config.hidden_size as i64])?;
-    println!("model.norm.weight mean: {:.6}", norm.mean(tch::Kind::Float).double_value(&[]));
+    let norm = w
+        .pp("model.norm")
+        .get("weight", &[config.hidden_size as i64])?;
+    println!(
+        "model.norm.weight mean: {:.6}",
+        norm.mean(tch::Kind::Float).double_value(&[])
+    );
     Ok(())
 }

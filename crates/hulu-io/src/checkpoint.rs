@@ -47,7 +47,10 @@ impl std::fmt::Debug for Checkpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Checkpoint")
             .field("dir", &self.dir)
-            .field("shards", &self.shards.iter().map(|s| &s.path).collect::<Vec<_>>())
+            .field(
+                "shards",
+                &self.shards.iter().map(|s| &s.path).collect::<Vec<_>>(),
+            )
             .field("tensors", &self.tensors.len())
             .finish()
     }
@@ -285,7 +288,9 @@ fn describe(e: &safetensors::SafeTensorError, file_len: usize) -> String {
             format!("header length field points past the end of the {file_len}-byte file")
         }
         E::MetadataIncompleteBuffer => {
-            format!("tensor data does not fill the {file_len}-byte file exactly (truncated or padded)")
+            format!(
+                "tensor data does not fill the {file_len}-byte file exactly (truncated or padded)"
+            )
         }
         other => other.to_string(),
     }

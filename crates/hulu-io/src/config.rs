@@ -199,9 +199,18 @@ impl HuluConfig {
             ("head_dim", self.head_dim()),
             ("max_position_embeddings", self.max_position_embeddings),
             ("vision_encoder_config.hidden_size", v.hidden_size),
-            ("vision_encoder_config.intermediate_size", v.intermediate_size),
-            ("vision_encoder_config.num_hidden_layers", v.num_hidden_layers),
-            ("vision_encoder_config.num_attention_heads", v.num_attention_heads),
+            (
+                "vision_encoder_config.intermediate_size",
+                v.intermediate_size,
+            ),
+            (
+                "vision_encoder_config.num_hidden_layers",
+                v.num_hidden_layers,
+            ),
+            (
+                "vision_encoder_config.num_attention_heads",
+                v.num_attention_heads,
+            ),
             ("vision_encoder_config.patch_size", v.patch_size),
         ] {
             if value == 0 {
@@ -222,7 +231,10 @@ impl HuluConfig {
             )));
         }
         if self.head_dim() % 2 != 0 {
-            return Err(bad(format!("head_dim {} must be even for rotary embeddings", self.head_dim())));
+            return Err(bad(format!(
+                "head_dim {} must be even for rotary embeddings",
+                self.head_dim()
+            )));
         }
         if v.hidden_size % v.num_attention_heads != 0 {
             return Err(bad(format!(
@@ -292,7 +304,10 @@ impl GenerationConfig {
 
     /// The stop ids (empty when none are configured).
     pub fn eos_ids(&self) -> Vec<i64> {
-        self.eos_token_id.as_ref().map(TokenIds::to_vec).unwrap_or_default()
+        self.eos_token_id
+            .as_ref()
+            .map(TokenIds::to_vec)
+            .unwrap_or_default()
     }
 }
 

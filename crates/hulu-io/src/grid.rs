@@ -35,7 +35,11 @@ mod tests {
 
     #[test]
     fn counts_patches_and_merged_tokens() {
-        let g = PatchGrid { frames: 8, rows: 8, cols: 10 };
+        let g = PatchGrid {
+            frames: 8,
+            rows: 8,
+            cols: 10,
+        };
         assert_eq!(g.patches_per_frame(), 80);
         assert_eq!(g.patches(), 640);
         assert_eq!(g.merged_tokens(2), 160);

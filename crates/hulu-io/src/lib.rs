@@ -19,9 +19,9 @@ mod error;
 pub mod grid;
 pub mod visual;
 
-pub use checkpoint::{Checkpoint, TensorMeta};
 #[cfg(feature = "tch")]
 pub use checkpoint::Weights;
+pub use checkpoint::{Checkpoint, TensorMeta};
 pub use config::{
     DecoderFamily, GenerationConfig, HuluConfig, PreprocessorConfig, VisionEncoderConfig,
 };

@@ -78,7 +78,13 @@ mod tests {
     #[test]
     fn identical_slices_are_exactly_close() {
         let c = Closeness::measure(&[1.0, -2.0, 3.0], &[1.0, -2.0, 3.0]);
-        assert_eq!(c, Closeness { rel_l2: 0.0, max_abs: 0.0 });
+        assert_eq!(
+            c,
+            Closeness {
+                rel_l2: 0.0,
+                max_abs: 0.0
+            }
+        );
     }
 
     #[test]
@@ -92,6 +98,9 @@ mod tests {
     #[test]
     fn nan_is_never_close() {
         let c = Closeness::measure(&[f32::NAN], &[1.0]);
-        assert!(!c.within(Tolerance { rel_l2: 1e9, max_abs: 1e9 }));
+        assert!(!c.within(Tolerance {
+            rel_l2: 1e9,
+            max_abs: 1e9
+        }));
     }
 }

@@ -63,7 +63,11 @@ pub fn cases() -> Vec<Case> {
         if !group_dir.is_dir() {
             continue;
         }
-        let group = group_dir.file_name().unwrap().to_string_lossy().into_owned();
+        let group = group_dir
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         for path in sorted_dir(&group_dir) {
             if path.extension().and_then(|e| e.to_str()) != Some("json") {
                 continue;

@@ -37,7 +37,9 @@ impl FixtureTensor {
     /// Values as f64 (exact for f64 tensors).
     pub fn f64(&self) -> Vec<f64> {
         match self.dtype {
-            Dtype::F64 => chunks(&self.bytes, 8, |c| f64::from_le_bytes(c.try_into().unwrap())),
+            Dtype::F64 => chunks(&self.bytes, 8, |c| {
+                f64::from_le_bytes(c.try_into().unwrap())
+            }),
             _ => self.f32().into_iter().map(f64::from).collect(),
         }
     }

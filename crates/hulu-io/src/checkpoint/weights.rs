@@ -91,7 +91,9 @@ impl<'a> Weights<'a> {
     /// The tensor `name`, which must have exactly `shape`.
     pub fn get(&self, name: &str, shape: &[i64]) -> Result<Tensor> {
         let key = self.key(name);
-        let t = self.ckpt.tensor(&key, Some(shape), self.kind, self.device)?;
+        let t = self
+            .ckpt
+            .tensor(&key, Some(shape), self.kind, self.device)?;
         self.used.lock().expect("weights lock").insert(key);
         Ok(t)
     }
