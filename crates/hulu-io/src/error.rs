@@ -111,6 +111,15 @@ pub enum Error {
         dtype: String,
     },
 
+    /// Declared dimensions exceed the configured [`crate::Limits`]; nothing was allocated.
+    #[error("{what}: too large: {reason}")]
+    TooLarge {
+        /// What was being loaded.
+        what: String,
+        /// Which bound was exceeded.
+        reason: String,
+    },
+
     /// An error from libtorch while building a tensor.
     #[cfg(feature = "tch")]
     #[error("libtorch: {0}")]

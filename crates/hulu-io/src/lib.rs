@@ -17,6 +17,7 @@ pub mod checkpoint;
 pub mod config;
 mod error;
 pub mod grid;
+pub mod limits;
 pub mod visual;
 
 #[cfg(feature = "tch")]
@@ -27,4 +28,5 @@ pub use config::{
 };
 pub use error::{Error, Result};
 pub use grid::PatchGrid;
+pub use limits::Limits;
 pub use visual::{RgbFrame, Visual, VisualKind};
