@@ -96,7 +96,12 @@ impl TensorFile {
 
     /// Names of the tensors in the file, sorted.
     pub fn names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.view().names().into_iter().cloned().collect();
+        let mut names: Vec<String> = self
+            .view()
+            .names()
+            .into_iter()
+            .map(str::to_string)
+            .collect();
         names.sort();
         names
     }
