@@ -296,6 +296,8 @@ fn describe(e: &safetensors::SafeTensorError, file_len: usize) -> String {
     }
 }
 
+mod layout;
+pub use layout::{expected_weights, MisShaped, WeightReport};
 #[cfg(feature = "tch")]
 mod weights;
 #[cfg(feature = "tch")]

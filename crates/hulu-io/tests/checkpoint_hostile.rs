@@ -1,0 +1,269 @@
+//! Broken and hostile checkpoints each give a typed error that names the problem.
+
+use hulu_io::checkpoint::expected_weights;
+use hulu_io::{Checkpoint, Error, HuluConfig};
+use std::path::{Path, PathBuf};
+
+/// A scratch copy of a fixture model directory that a test may damage.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn of(model: &str) -> Self {
+        let src = hulu_testkit::fixtures_root().join("models").join(model);
+        let dst = std::env::temp_dir().join(format!(
+            "hulu-ckpt-{model}-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&dst);
+        std::fs::create_dir_all(&dst).unwrap();
+        for entry in std::fs::read_dir(&src).unwrap() {
+            let path = entry.unwrap().path();
+            std::fs::copy(&path, dst.join(path.file_name().unwrap())).unwrap();
+        }
+        Scratch(dst)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+
+    fn edit_json(&self, name: &str, f: impl FnOnce(&mut serde_json::Value)) {
+        let path = self.path(name);
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        f(&mut v);
+        std::fs::write(&path, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn open_err(dir: &Path) -> Error {
+    Checkpoint::open(dir).expect_err("a broken checkpoint must not open")
+}
+
+#[test]
+fn truncated_shard_is_invalid_safetensors() {
+    let s = Scratch::of("tiny-qwen3");
+    let file = s.path("model.safetensors");
+    let len = std::fs::metadata(&file).unwrap().len();
+    let f = std::fs::OpenOptions::new().write(true).open(&file).unwrap();
+    f.set_len(len - 1000).unwrap();
+    match open_err(&s.0) {
+        Error::InvalidSafetensors { path, reason } => {
+            assert_eq!(path, file);
+            assert!(reason.contains("truncated"), "{reason}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn header_length_past_end_of_file_is_invalid_safetensors() {
+    let s = Scratch::of("tiny-qwen3");
+    let file = s.path("model.safetensors");
+    let mut bytes = std::fs::read(&file).unwrap();
+    let lie = (bytes.len() as u64) * 4;
+    bytes[..8].copy_from_slice(&lie.to_le_bytes());
+    std::fs::write(&file, &bytes).unwrap();
+    match open_err(&s.0) {
+        Error::InvalidSafetensors { reason, .. } => {
+            assert!(reason.contains("header length"), "{reason}")
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn tiny_and_garbage_files_are_invalid_safetensors() {
+    for bytes in [&b"\x01\x02"[..], &[0xffu8; 64][..], b"\x02\0\0\0\0\0\0\0{]"] {
+        let s = Scratch::of("tiny-qwen3");
+        std::fs::write(s.path("model.safetensors"), bytes).unwrap();
+        assert!(matches!(open_err(&s.0), Error::InvalidSafetensors { .. }));
+    }
+}
+
+#[test]
+fn index_naming_a_missing_shard_is_reported() {
+    let s = Scratch::of("tiny-qwen2");
+    std::fs::remove_file(s.path("model-00002-of-00002.safetensors")).unwrap();
+    match open_err(&s.0) {
+        Error::MissingShard { shard, .. } => assert_eq!(shard, "model-00002-of-00002.safetensors"),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn index_cannot_point_outside_the_directory() {
+    let s = Scratch::of("tiny-qwen2");
+    s.edit_json("model.safetensors.index.json", |v| {
+        v["weight_map"]["model.norm.weight"] = "../../etc/passwd".into();
+    });
+    assert!(matches!(open_err(&s.0), Error::MissingShard { shard, .. } if shard.contains("..")));
+}
+
+#[test]
+fn index_mapping_a_key_to_the_wrong_shard_is_reported() {
+    let s = Scratch::of("tiny-qwen2");
+    let mut moved = String::new();
+    s.edit_json("model.safetensors.index.json", |v| {
+        let map = v["weight_map"].as_object_mut().unwrap();
+        let (key, shard) = map
+            .iter_mut()
+            .find(|(_, shard)| shard.as_str() == Some("model-00001-of-00002.safetensors"))
+            .unwrap();
+        moved = key.clone();
+        *shard = "model-00002-of-00002.safetensors".into();
+    });
+    match open_err(&s.0) {
+        Error::IndexMismatch { key, .. } => assert_eq!(key, moved),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn empty_directory_has_no_weights() {
+    let s = Scratch::of("tiny-qwen3");
+    std::fs::remove_file(s.path("model.safetensors")).unwrap();
+    assert!(matches!(open_err(&s.0), Error::NoWeights { .. }));
+}
+
+#[test]
+fn tensor_with_wrong_shape_for_the_config_is_named() {
+    // A config that claims a wider MLP than the weights were saved with.
+    let s = Scratch::of("tiny-qwen3");
+    s.edit_json("config.json", |v| v["intermediate_size"] = 80.into());
+    let config = HuluConfig::from_file(s.path("config.json")).unwrap();
+    let ckpt = Checkpoint::open(&s.0).unwrap();
+    let report = ckpt.check_layout(&expected_weights(&config));
+    let names: Vec<&str> = report.mis_shaped.iter().map(|m| m.key.as_str()).collect();
+    assert!(
+        names.contains(&"model.layers.0.mlp.gate_proj.weight"),
+        "{names:?}"
+    );
+    assert_eq!(report.mis_shaped.len(), 3 * config.num_hidden_layers);
+    assert!(report.missing.is_empty() && report.unexpected.is_empty());
+    let err = report.into_result().unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("model.layers.1.mlp.down_proj.weight"),
+        "{err}"
+    );
+}
+
+#[cfg(feature = "tch")]
+#[test]
+fn weights_get_refuses_a_mis_shaped_tensor_by_name() {
+    let dir = hulu_testkit::fixtures_root().join("models/tiny-qwen3");
+    let ckpt = Checkpoint::open(&dir).unwrap();
+    let w = hulu_io::Weights::new(&ckpt, tch::Kind::Float, tch::Device::Cpu);
+    match w.pp("model.layers.0.mlp").get("up_proj.weight", &[80, 32]) {
+        Err(Error::WeightShape {
+            key,
+            expected,
+            actual,
+        }) => {
+            assert_eq!(key, "model.layers.0.mlp.up_proj.weight");
+            assert_eq!(expected, [80, 32]);
+            assert_eq!(actual, [64, 32]);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(matches!(
+        w.get("model.layers.9.mlp.up_proj.weight", &[64, 32]),
+        Err(Error::MissingWeight { key }) if key == "model.layers.9.mlp.up_proj.weight"
+    ));
+}
+
+#[test]
+fn missing_and_unexpected_keys_are_listed() {
+    // Claiming three layers: layer 2's keys are missing. Claiming a tied head on qwen2:
+    // lm_head.weight is unexpected.
+    let s = Scratch::of("tiny-qwen2");
+    s.edit_json("config.json", |v| {
+        v["num_hidden_layers"] = 3.into();
+        v["tie_word_embeddings"] = true.into();
+    });
+    let config = HuluConfig::from_file(s.path("config.json")).unwrap();
+    let report = Checkpoint::open(&s.0)
+        .unwrap()
+        .check_layout(&expected_weights(&config));
+    assert!(report
+        .missing
+        .iter()
+        .all(|k| k.starts_with("model.layers.2.")));
+    assert_eq!(report.missing.len(), 12);
+    assert_eq!(report.unexpected, ["lm_head.weight"]);
+}
+
+#[test]
+fn config_missing_a_required_field_names_it() {
+    let s = Scratch::of("tiny-qwen2");
+    s.edit_json("config.json", |v| {
+        v.as_object_mut().unwrap().remove("hidden_size");
+    });
+    match HuluConfig::from_file(s.path("config.json")) {
+        Err(Error::InvalidConfig { reason, .. }) => {
+            assert!(reason.contains("hidden_size"), "{reason}")
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn config_missing_nested_vision_field_names_it() {
+    let s = Scratch::of("tiny-qwen3");
+    s.edit_json("config.json", |v| {
+        v["vision_encoder_config"]
+            .as_object_mut()
+            .unwrap()
+            .remove("patch_size");
+    });
+    match HuluConfig::from_file(s.path("config.json")) {
+        Err(Error::InvalidConfig { reason, .. }) => {
+            assert!(reason.contains("patch_size"), "{reason}")
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn unknown_architecture_is_refused() {
+    let s = Scratch::of("tiny-qwen3");
+    s.edit_json("config.json", |v| {
+        v["architectures"] = serde_json::json!(["LlavaForCausalLM"])
+    });
+    match HuluConfig::from_file(s.path("config.json")) {
+        Err(Error::UnknownArchitecture { found, .. }) => assert_eq!(found, ["LlavaForCausalLM"]),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn inconsistent_head_counts_are_refused() {
+    let s = Scratch::of("tiny-qwen2");
+    s.edit_json("config.json", |v| v["num_key_value_heads"] = 3.into());
+    match HuluConfig::from_file(s.path("config.json")) {
+        Err(Error::InvalidConfig { reason, .. }) => {
+            assert!(reason.contains("num_key_value_heads"), "{reason}")
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn generation_and_preprocessor_configs_parse() {
+    for dir in hulu_testkit::models() {
+        let g = hulu_io::GenerationConfig::from_file(dir.join("generation_config.json")).unwrap();
+        assert_eq!(g.eos_ids(), [151645, 151643]);
+        let p =
+            hulu_io::PreprocessorConfig::from_file(dir.join("preprocessor_config.json")).unwrap();
+        assert_eq!((p.min_tokens, p.max_tokens, p.patch_size), (16, 16384, 14));
+        assert_eq!(p.image_mean, [0.5; 3]);
+    }
+}
