@@ -1,0 +1,220 @@
+//! The causal-decoder trait and its two implementations, [`Qwen2Decoder`] (Qwen2 / Qwen2.5) and
+//! [`Qwen3Decoder`].
+
+use crate::cache::KvCache;
+use crate::config::DecoderConfig;
+use crate::source::TensorSource;
+use crate::stack::{DecoderOutput, LogitsFor, Stack};
+use crate::{Error, Result};
+use hulu_io::DecoderFamily;
+use tch::{Device, Kind, Tensor};
+
+/// A decoder-only language model over input embeddings, with a KV cache.
+///
+/// Implementors provide [`forward_with`](CausalDecoder::forward_with); the other entry points
+/// are shapes of it. Inputs are embeddings rather than ids so that a caller can splice visual
+/// features in; [`embed`](CausalDecoder::embed) turns ids into embeddings.
+pub trait CausalDecoder: Send {
+    /// The hyper-parameters.
+    fn config(&self) -> &DecoderConfig;
+    /// Element type of weights and activations.
+    fn kind(&self) -> Kind;
+    /// Device the weights live on.
+    fn device(&self) -> Device;
+    /// Token embeddings of `ids` (int64, any shape): `[..., hidden]` in the decoder's dtype.
+    /// Ids outside the vocabulary are an error.
+    fn embed(&self, ids: &Tensor) -> Result<Tensor>;
+    /// The `lm_head` projection of final hidden states, in float32.
+    fn logits(&self, hidden: &Tensor) -> Result<Tensor>;
+    /// One forward pass over `embeds` (`[B, L, hidden]`, converted to the decoder's dtype and
+    /// device).
+    ///
+    /// `pads` gives each row's left padding (only for the first chunk of a cache, or without
+    /// a cache); padding columns are masked and do not advance positions. With a cache the new
+    /// columns are appended and attend to every cached one.
+    fn forward_with(
+        &self,
+        embeds: &Tensor,
+        pads: Option<&[usize]>,
+        cache: Option<&mut KvCache>,
+        logits: LogitsFor,
+    ) -> Result<DecoderOutput>;
+
+    /// A cache for `batch` sequences of up to `capacity` columns, in the decoder's dtype.
+    fn new_cache(&self, batch: usize, capacity: usize) -> Result<KvCache> {
+        KvCache::new(self.config(), batch, capacity, self.kind(), self.device())
+    }
+
+    /// A whole sequence at once, no cache.
+    fn forward(&self, embeds: &Tensor, logits: LogitsFor) -> Result<DecoderOutput> {
+        self.forward_with(embeds, None, None, logits)
+    }
+
+    /// Appends `embeds` (a prompt, or any chunk of one) to `cache`.
+    fn prefill(
+        &self,
+        embeds: &Tensor,
+        cache: &mut KvCache,
+        logits: LogitsFor,
+    ) -> Result<DecoderOutput> {
+        self.forward_with(embeds, None, Some(cache), logits)
+    }
+
+    /// Prefills an empty `cache` with a batch of prompts left-padded to a common length:
+    /// row `b`'s `lengths[b]` real tokens are its last columns.
+    fn prefill_padded(
+        &self,
+        embeds: &Tensor,
+        lengths: &[usize],
+        cache: &mut KvCache,
+        logits: LogitsFor,
+    ) -> Result<DecoderOutput> {
+        let width = embeds.size().get(1).copied().unwrap_or(0).max(0) as usize;
+        if !cache.is_empty() {
+            return Err(Error::request("a padded prefill needs an empty cache"));
+        }
+        if lengths.iter().any(|&n| n == 0 || n > width) {
+            return Err(Error::request(format!(
+                "prompt lengths {lengths:?} must be between 1 and the padded width {width}"
+            )));
+        }
+        let pads: Vec<usize> = lengths.iter().map(|&n| width - n).collect();
+        self.forward_with(embeds, Some(&pads), Some(cache), logits)
+    }
+
+    /// One new token per row (`ids`: int64 `[B]`): the next-token logits, `[B, V]` float32.
+    fn decode_step(&self, ids: &Tensor, cache: &mut KvCache) -> Result<Tensor> {
+        if ids.dim() != 1 {
+            return Err(Error::BadInput {
+                what: "decode ids",
+                expected: "one id per row, shape [batch]".into(),
+                actual: ids.size(),
+                kind: ids.kind(),
+            });
+        }
+        let embeds = self.embed(&ids.f_unsqueeze(1)?)?;
+        let out = self.forward_with(&embeds, None, Some(cache), LogitsFor::Last)?;
+        out.logits
+            .ok_or_else(|| Error::request("decoder returned no logits"))
+    }
+}
+
+macro_rules! decoder_impl {
+    ($name:ident, $family:expr, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(Debug)]
+        pub struct $name {
+            stack: Stack,
+        }
+
+        impl $name {
+            /// Builds the decoder from `source` (checkpoint keys `model.*` and `lm_head.*`),
+            /// in the source's dtype and on its device.
+            pub fn load(config: &DecoderConfig, source: &dyn TensorSource) -> Result<Self> {
+                if config.family != $family {
+                    return Err(Error::FamilyMismatch {
+                        expected: $family,
+                        found: config.family,
+                    });
+                }
+                Ok($name {
+                    stack: Stack::load(config, source)?,
+                })
+            }
+
+            /// Rows of the rotary table built so far (it grows with the longest position seen).
+            pub fn rotary_table_len(&self) -> usize {
+                self.stack.rotary_table_len()
+            }
+
+            /// The `lm_head` weight, `[vocab, hidden]` (the embedding matrix when tied).
+            pub fn lm_head_weight(&self) -> &Tensor {
+                self.stack.lm_head_weight()
+            }
+        }
+
+        impl CausalDecoder for $name {
+            fn config(&self) -> &DecoderConfig {
+                self.stack.config()
+            }
+            fn kind(&self) -> Kind {
+                self.stack.kind()
+            }
+            fn device(&self) -> Device {
+                self.stack.device()
+            }
+            fn embed(&self, ids: &Tensor) -> Result<Tensor> {
+                self.stack.embed(ids)
+            }
+            fn logits(&self, hidden: &Tensor) -> Result<Tensor> {
+                self.stack.logits(hidden)
+            }
+            fn forward_with(
+                &self,
+                embeds: &Tensor,
+                pads: Option<&[usize]>,
+                cache: Option<&mut KvCache>,
+                logits: LogitsFor,
+            ) -> Result<DecoderOutput> {
+                self.stack.forward(embeds, pads, cache, logits)
+            }
+        }
+    };
+}
+
+decoder_impl!(
+    Qwen2Decoder,
+    DecoderFamily::Qwen2,
+    "The Qwen2 / Qwen2.5 decoder (Hulu-Med-7B, -32B): q/k/v projections with bias, o without."
+);
+decoder_impl!(
+    Qwen3Decoder,
+    DecoderFamily::Qwen3,
+    "The Qwen3 decoder (Hulu-Med-4B, -14B): no projection bias, per-head RMSNorm on q and k \
+     before the rotation, and a `head_dim` that may differ from `hidden / heads`."
+);
+
+/// The decoder `config.family` names, built from `source`.
+pub fn load_decoder(
+    config: &DecoderConfig,
+    source: &dyn TensorSource,
+) -> Result<Box<dyn CausalDecoder>> {
+    Ok(match config.family {
+        DecoderFamily::Qwen2 => Box::new(Qwen2Decoder::load(config, source)?),
+        DecoderFamily::Qwen3 => Box::new(Qwen3Decoder::load(config, source)?),
+    })
+}
+
+/// Checkpoint key prefixes that belong to the decoder; leftovers under them mean the checkpoint
+/// was made for another configuration.
+const DECODER_PREFIXES: [&str; 4] = [
+    "model.embed_tokens.",
+    "model.layers.",
+    "model.norm.",
+    "lm_head.",
+];
+
+/// Loads the decoder of the Hulu-Med checkpoint in `dir` (`config.json` and safetensors) in
+/// `kind` on `device`. Decoder keys the config does not account for (an extra layer, an
+/// `lm_head` beside tied embeddings) are an error; the vision keys are left to their crate.
+pub fn load_decoder_from_dir(
+    dir: impl AsRef<std::path::Path>,
+    kind: Kind,
+    device: Device,
+) -> Result<Box<dyn CausalDecoder>> {
+    let dir = dir.as_ref();
+    let config =
+        DecoderConfig::from_hulu(&hulu_io::HuluConfig::from_file(dir.join("config.json"))?)?;
+    let ckpt = hulu_io::Checkpoint::open(dir)?;
+    let weights = hulu_io::Weights::new(&ckpt, kind, device);
+    let decoder = load_decoder(&config, &weights)?;
+    let leftover: Vec<String> = weights
+        .unused()
+        .into_iter()
+        .filter(|k| DECODER_PREFIXES.iter().any(|p| k.starts_with(p)))
+        .collect();
+    if !leftover.is_empty() {
+        return Err(hulu_io::Error::UnexpectedWeights { keys: leftover }.into());
+    }
+    Ok(decoder)
+}

@@ -1,0 +1,53 @@
+//! One pre-norm decoder block: `x + attn(norm(x))`, then `x + mlp(norm(x))`.
+
+use crate::attention::{Attention, StepContext};
+use crate::cache::KvCache;
+use crate::config::DecoderConfig;
+use crate::mlp::Mlp;
+use crate::norm::RmsNorm;
+use crate::source::Scope;
+use crate::Result;
+use tch::Tensor;
+
+#[derive(Debug)]
+pub(crate) struct DecoderLayer {
+    input_layernorm: RmsNorm,
+    self_attn: Attention,
+    post_attention_layernorm: RmsNorm,
+    mlp: Mlp,
+}
+
+impl DecoderLayer {
+    pub(crate) fn load(scope: &Scope, c: &DecoderConfig) -> Result<Self> {
+        Ok(DecoderLayer {
+            input_layernorm: RmsNorm::load(
+                &scope.pp("input_layernorm"),
+                c.hidden_size,
+                c.rms_norm_eps,
+            )?,
+            self_attn: Attention::load(&scope.pp("self_attn"), c)?,
+            post_attention_layernorm: RmsNorm::load(
+                &scope.pp("post_attention_layernorm"),
+                c.hidden_size,
+                c.rms_norm_eps,
+            )?,
+            mlp: Mlp::load(&scope.pp("mlp"), c.hidden_size, c.intermediate_size)?,
+        })
+    }
+
+    pub(crate) fn forward(
+        &self,
+        x: &Tensor,
+        ctx: &StepContext,
+        cache: Option<(&mut KvCache, usize)>,
+    ) -> Result<Tensor> {
+        let attn = self
+            .self_attn
+            .forward(&self.input_layernorm.forward(x)?, ctx, cache)?;
+        let x = x.f_add(&attn)?;
+        let mlp = self
+            .mlp
+            .forward(&self.post_attention_layernorm.forward(&x)?)?;
+        Ok(x.f_add(&mlp)?)
+    }
+}

@@ -1,0 +1,29 @@
+//! The SwiGLU feed-forward block: `down(silu(gate(x)) * up(x))`.
+
+use crate::linear::Linear;
+use crate::source::Scope;
+use crate::Result;
+use tch::Tensor;
+
+#[derive(Debug)]
+pub(crate) struct Mlp {
+    gate_proj: Linear,
+    up_proj: Linear,
+    down_proj: Linear,
+}
+
+impl Mlp {
+    pub(crate) fn load(scope: &Scope, hidden: usize, inner: usize) -> Result<Self> {
+        Ok(Mlp {
+            gate_proj: Linear::load(&scope.pp("gate_proj"), hidden, inner, false)?,
+            up_proj: Linear::load(&scope.pp("up_proj"), hidden, inner, false)?,
+            down_proj: Linear::load(&scope.pp("down_proj"), inner, hidden, false)?,
+        })
+    }
+
+    pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let gate = self.gate_proj.forward(x)?.f_silu()?;
+        let up = self.up_proj.forward(x)?;
+        self.down_proj.forward(&gate.f_mul(&up)?)
+    }
+}
