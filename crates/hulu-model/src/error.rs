@@ -1,0 +1,163 @@
+//! The error type of `hulu-model`.
+
+use std::path::PathBuf;
+
+/// Result alias for `hulu-model`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong turning a conversation into ids and ids back into text.
+///
+/// Variants name the file or the count that is wrong, so a user can tell which part of a
+/// checkpoint directory or which part of a conversation to fix.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An operating-system error opening or reading a file.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A JSON file of the checkpoint directory is malformed or lacks a field we need.
+    #[error("{path}: invalid JSON file: {reason}")]
+    InvalidJson {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// A config file could not be read by `hulu-io`.
+    #[error(transparent)]
+    Config(#[from] hulu_io::Error),
+
+    /// The directory has neither `tokenizer.json` nor `vocab.json` + `merges.txt`.
+    #[error("{dir}: no tokenizer.json and no vocab.json + merges.txt")]
+    NoTokenizer {
+        /// The checkpoint directory.
+        dir: PathBuf,
+    },
+
+    /// `merges.txt` has a line that is not two space-separated symbols.
+    #[error("{path}:{line}: a merge must be two space-separated symbols")]
+    BadMerge {
+        /// The merges file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+    },
+
+    /// An added token would not get the id its config gives it (ids must follow the vocabulary
+    /// without gaps, as in every Qwen2 tokenizer).
+    #[error(
+        "added token {content:?} should have id {expected} but the tokenizer gave it {actual}"
+    )]
+    AddedTokenId {
+        /// The token text.
+        content: String,
+        /// The id from `added_tokens_decoder` / `added_tokens.json`.
+        expected: u32,
+        /// The id it got.
+        actual: u32,
+    },
+
+    /// The `tokenizers` library failed (loading, encoding or decoding).
+    #[error("tokenizer: {0}")]
+    Tokenizer(String),
+
+    /// A token id outside the vocabulary.
+    #[error("token id {id} is outside the vocabulary of {vocab_size} ids")]
+    UnknownTokenId {
+        /// The id.
+        id: u32,
+        /// Ids known to the tokenizer, added tokens included.
+        vocab_size: usize,
+    },
+
+    /// `config.json`'s `image_token_index` is not a valid token id.
+    #[error("image_token_index {0} is not a token id")]
+    InvalidImageToken(i64),
+
+    /// A token the caller needs (e.g. the image token) is not in the vocabulary.
+    #[error("token {0:?} is not in the vocabulary")]
+    UnknownToken(String),
+
+    /// Neither `chat_template.json` nor `tokenizer_config.json` holds a chat template.
+    #[error("{dir}: no chat template in chat_template.json or tokenizer_config.json")]
+    NoChatTemplate {
+        /// The checkpoint directory.
+        dir: PathBuf,
+    },
+
+    /// The Jinja engine rejected the template or failed while rendering it.
+    #[error("chat template: {0}")]
+    Template(String),
+
+    /// The prompt has a different number of image placeholders than there are visual frames.
+    #[error(
+        "the prompt has {placeholders} image tokens but {visual_frames} visual frames were given"
+    )]
+    ImageCountMismatch {
+        /// Image-token occurrences in the prompt.
+        placeholders: usize,
+        /// Frames (one per placeholder) described by the visual inputs.
+        visual_frames: usize,
+    },
+
+    /// A visual grid cannot be merged with its merge factor, or the two lists differ in length.
+    #[error("invalid visual grid: {0}")]
+    InvalidGrid(String),
+
+    /// Logits are empty, contain NaN, or are all `-inf`.
+    #[error("invalid logits: {0}")]
+    InvalidLogits(String),
+
+    /// A sampling parameter is out of range (e.g. `top_p` outside `(0, 1]`).
+    #[error("invalid sampling option: {0}")]
+    InvalidSampling(String),
+
+    /// A tensor could not be read (wrong device, dtype or rank).
+    #[error("tensor: {0}")]
+    Tensor(String),
+}
+
+impl Error {
+    /// An [`Error::Io`] for `path`.
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// An [`Error::InvalidJson`] for `path`.
+    pub(crate) fn json(path: impl Into<PathBuf>, reason: impl ToString) -> Self {
+        Error::InvalidJson {
+            path: path.into(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
+impl From<tokenizers::Error> for Error {
+    fn from(e: tokenizers::Error) -> Self {
+        Error::Tokenizer(e.to_string())
+    }
+}
+
+impl From<minijinja::Error> for Error {
+    fn from(e: minijinja::Error) -> Self {
+        // `{:#}` includes the template line and the failing expression.
+        Error::Template(format!("{e:#}"))
+    }
+}
+
+impl From<tch::TchError> for Error {
+    fn from(e: tch::TchError) -> Self {
+        Error::Tensor(e.to_string())
+    }
+}

@@ -1,0 +1,90 @@
+//! Expanding each image placeholder id to one id per visual token.
+//!
+//! The template writes one `<image>` per visual *frame*: an image is one frame, a video or a
+//! volume of `n` frames (slices) writes `n` placeholders. Frame `f` of a visual input with
+//! patch grid `(frames, rows, cols)` and merge factor `m` becomes `(rows / m) * (cols / m)`
+//! tokens after the vision encoder's `m × m` merge, so the placeholders of that input expand
+//! to that many ids each. For the fixtures: `ct_small.png` is a `[1, 9, 9]` grid with `m = 1`
+//! (one placeholder → 81 ids); the NIfTI volume is `[8, 8, 10]` with `m = 2` (eight
+//! placeholders → 20 ids each, 160 in all); the cine video `[6, 18, 22]` with `m = 2` (six
+//! placeholders → 99 ids each). Token compression happens later, on these expanded ids.
+
+use hulu_io::PatchGrid;
+
+use crate::error::{Error, Result};
+use crate::tokenizer::Tokenizer;
+
+/// Visual tokens per placeholder, in prompt order: for each input, `frames` entries of
+/// `(rows / m) * (cols / m)`.
+///
+/// `grids[i]` and `merge_sizes[i]` describe visual input `i` (the reference's `grid_sizes` and
+/// `merge_sizes`). A merge factor of zero, one that does not divide the grid, or lists of
+/// different lengths are an [`Error::InvalidGrid`].
+pub fn tokens_per_placeholder(grids: &[PatchGrid], merge_sizes: &[usize]) -> Result<Vec<usize>> {
+    if grids.len() != merge_sizes.len() {
+        return Err(Error::InvalidGrid(format!(
+            "{} grids but {} merge sizes",
+            grids.len(),
+            merge_sizes.len()
+        )));
+    }
+    let mut counts = Vec::new();
+    for (index, (grid, &m)) in grids.iter().zip(merge_sizes).enumerate() {
+        if m == 0 || grid.rows % m != 0 || grid.cols % m != 0 {
+            return Err(Error::InvalidGrid(format!(
+                "visual input {index}: {}x{} patches cannot be merged {m}x{m}",
+                grid.rows, grid.cols
+            )));
+        }
+        let per_frame = (grid.rows / m) * (grid.cols / m);
+        counts.extend(std::iter::repeat_n(per_frame, grid.frames));
+    }
+    Ok(counts)
+}
+
+/// `ids` with the `k`-th occurrence of `image_token_id` replaced by `counts[k]` copies of it.
+///
+/// The number of occurrences must equal `counts.len()`, else [`Error::ImageCountMismatch`]:
+/// a conversation that names more or fewer frames than the visual inputs provide.
+pub fn expand_image_tokens(ids: &[u32], image_token_id: u32, counts: &[usize]) -> Result<Vec<u32>> {
+    let placeholders = ids.iter().filter(|&&id| id == image_token_id).count();
+    if placeholders != counts.len() {
+        return Err(Error::ImageCountMismatch {
+            placeholders,
+            visual_frames: counts.len(),
+        });
+    }
+    let extra: usize = counts.iter().sum::<usize>().saturating_sub(placeholders);
+    let mut out = Vec::with_capacity(ids.len() + extra);
+    let mut next = counts.iter();
+    for &id in ids {
+        if id == image_token_id {
+            // Counts and placeholders were checked equal above.
+            let n = next.next().copied().unwrap_or(0);
+            out.extend(std::iter::repeat_n(id, n));
+        } else {
+            out.push(id);
+        }
+    }
+    Ok(out)
+}
+
+/// The image token id of a checkpoint: `config.json`'s `image_token_index` (151669 for the
+/// fixtures, 151665 for the published 7B/32B checkpoints).
+pub fn image_token_id(model_dir: impl AsRef<std::path::Path>) -> Result<u32> {
+    let config = hulu_io::HuluConfig::from_file(model_dir.as_ref().join("config.json"))?;
+    u32::try_from(config.image_token_index)
+        .map_err(|_| Error::InvalidImageToken(config.image_token_index))
+}
+
+/// The ids of a rendered prompt with each `image_token_id` expanded to `counts[k]` copies
+/// (see [`expand_image_tokens`]).
+pub fn encode_with_images(
+    tokenizer: &Tokenizer,
+    prompt: &str,
+    image_token_id: u32,
+    counts: &[usize],
+) -> Result<Vec<u32>> {
+    let ids = tokenizer.encode(prompt)?;
+    expand_image_tokens(&ids, image_token_id, counts)
+}

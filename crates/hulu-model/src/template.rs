@@ -1,0 +1,160 @@
+//! The chat template: the checkpoint's Jinja template rendered with `minijinja`, configured
+//! the way `transformers` renders chat templates.
+
+mod pyround;
+
+use std::path::{Path, PathBuf};
+
+use minijinja::{Environment, Value};
+use serde_json::Value as Json;
+
+pub use pyround::python_round;
+
+use crate::error::{Error, Result};
+use crate::files::read_json_opt;
+use crate::messages::Message;
+
+/// The text the template substitutes for each visual frame.
+pub const IMAGE_TOKEN: &str = "<image>";
+
+/// Name of the template inside the `minijinja` environment.
+const TEMPLATE_NAME: &str = "chat";
+
+/// Variables the template reads besides `messages`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemplateOptions {
+    /// Append the opening of an assistant turn (`<|im_start|>assistant\n`).
+    pub add_generation_prompt: bool,
+    /// Let VideoLLaMA3-style templates prepend their own system message (default false, which
+    /// renders the same text as the reference template).
+    pub add_system_prompt: bool,
+    /// The placeholder text for one visual frame (default `"<image>"`).
+    pub image_token: String,
+}
+
+impl Default for TemplateOptions {
+    fn default() -> Self {
+        TemplateOptions {
+            add_generation_prompt: true,
+            add_system_prompt: false,
+            image_token: IMAGE_TOKEN.to_string(),
+        }
+    }
+}
+
+/// A compiled chat template.
+///
+/// Rendered like `transformers` does: `trim_blocks` and `lstrip_blocks` on, loop controls,
+/// `raise_exception`, Python string methods, and a `round` filter that is Python's `round`
+/// (ties to even on the exact binary value, so `0.25 | round(1)` is `0.2`).
+#[derive(Debug)]
+pub struct ChatTemplate {
+    source: String,
+    env: Environment<'static>,
+}
+
+impl ChatTemplate {
+    /// The template of the checkpoint directory `dir`: `chat_template.json` first, else the
+    /// `chat_template` field of `tokenizer_config.json`.
+    pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self> {
+        let dir = dir.as_ref();
+        for file in ["chat_template.json", "tokenizer_config.json"] {
+            let path = dir.join(file);
+            if let Some(json) = read_json_opt(&path)? {
+                if let Some(source) = template_source(&json, &path)? {
+                    return Self::new(source);
+                }
+            }
+        }
+        Err(Error::NoChatTemplate {
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// Compiles a template from its Jinja source.
+    pub fn new(source: impl Into<String>) -> Result<Self> {
+        let source = source.into();
+        let mut env = Environment::new();
+        env.set_trim_blocks(true);
+        env.set_lstrip_blocks(true);
+        env.set_keep_trailing_newline(false);
+        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        env.add_filter("round", round_filter);
+        env.add_function("raise_exception", raise_exception);
+        env.add_template_owned(TEMPLATE_NAME, source.clone())?;
+        Ok(ChatTemplate { source, env })
+    }
+
+    /// The Jinja source.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Renders a conversation with the default options and the given `add_generation_prompt`.
+    pub fn render(&self, messages: &[Message], add_generation_prompt: bool) -> Result<String> {
+        self.render_with(
+            messages,
+            &TemplateOptions {
+                add_generation_prompt,
+                ..TemplateOptions::default()
+            },
+        )
+    }
+
+    /// Renders a conversation with explicit options.
+    pub fn render_with(&self, messages: &[Message], options: &TemplateOptions) -> Result<String> {
+        let _span = tracing::info_span!("render_template", messages = messages.len()).entered();
+        let template = self.env.get_template(TEMPLATE_NAME)?;
+        let context = minijinja::context! {
+            messages => Value::from_serialize(messages),
+            add_generation_prompt => options.add_generation_prompt,
+            add_system_prompt => options.add_system_prompt,
+            image_token => options.image_token.as_str(),
+        };
+        Ok(template.render(context)?)
+    }
+}
+
+/// The `chat_template` string of a config file, if it has one. A list of named templates
+/// (`[{"name": "default", "template": ...}]`) yields the one named `default`.
+fn template_source(json: &Json, path: &PathBuf) -> Result<Option<String>> {
+    match json.get("chat_template") {
+        None | Some(Json::Null) => Ok(None),
+        Some(Json::String(s)) => Ok(Some(s.clone())),
+        Some(Json::Array(list)) => Ok(list
+            .iter()
+            .find(|t| t.get("name").and_then(Json::as_str) == Some("default"))
+            .and_then(|t| t.get("template"))
+            .and_then(Json::as_str)
+            .map(str::to_string)),
+        Some(_) => Err(Error::json(path, "chat_template must be a string")),
+    }
+}
+
+/// Jinja2's `round(value, precision=0, method='common')` with Python's rounding.
+fn round_filter(
+    value: Value,
+    precision: Option<i32>,
+    method: Option<String>,
+) -> std::result::Result<Value, minijinja::Error> {
+    let invalid = |msg: String| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, msg);
+    let x = f64::try_from(value.clone())
+        .map_err(|_| invalid(format!("cannot round {}", value.kind())))?;
+    let digits = precision.unwrap_or(0);
+    let rounded = match method.as_deref().unwrap_or("common") {
+        "common" => python_round(x, digits),
+        "floor" => (x * 10f64.powi(digits)).floor() / 10f64.powi(digits),
+        "ceil" => (x * 10f64.powi(digits)).ceil() / 10f64.powi(digits),
+        other => return Err(invalid(format!("unknown rounding method {other:?}"))),
+    };
+    // Jinja2 returns a float even for integer input.
+    Ok(Value::from(rounded))
+}
+
+/// `raise_exception(message)`: templates call it to reject a conversation.
+fn raise_exception(message: String) -> std::result::Result<Value, minijinja::Error> {
+    Err(minijinja::Error::new(
+        minijinja::ErrorKind::InvalidOperation,
+        message,
+    ))
+}
