@@ -120,6 +120,48 @@ pub enum Error {
         reason: String,
     },
 
+    /// A NIfTI file is malformed: not NIfTI, a lying or inconsistent header, truncated data.
+    #[error("{what}: invalid NIfTI: {reason}")]
+    InvalidNifti {
+        /// The file (or `<memory>`).
+        what: String,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// A video is malformed or its stream cannot be decoded.
+    #[error("{what}: invalid video: {reason}")]
+    InvalidVideo {
+        /// The file (or `<memory>`).
+        what: String,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// A picture (PNG, JPEG, TIFF, BMP) is malformed or in an unknown format.
+    #[error("{what}: invalid image: {reason}")]
+    InvalidImage {
+        /// The file (or `<memory>`).
+        what: String,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// A well-formed file uses something this crate does not read (a two-file NIfTI, complex
+    /// voxels, a video codec other than H.264 without the `ffmpeg` feature).
+    #[error("{what}: unsupported: {reason}")]
+    UnsupportedMedia {
+        /// The file (or `<memory>`).
+        what: String,
+        /// What is not supported.
+        reason: String,
+    },
+
+    /// A caller asked for something the input does not have (slice 40 of 25, axis 3, a
+    /// window of width 0, an unknown preset name).
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+
     /// An error from libtorch while building a tensor.
     #[cfg(feature = "tch")]
     #[error("libtorch: {0}")]

@@ -18,7 +18,9 @@ pub mod config;
 mod error;
 pub mod grid;
 pub mod limits;
+pub mod nifti;
 pub mod visual;
+pub mod video;
 
 #[cfg(feature = "tch")]
 pub use checkpoint::Weights;
@@ -29,4 +31,5 @@ pub use config::{
 pub use error::{Error, Result};
 pub use grid::PatchGrid;
 pub use limits::Limits;
+pub use nifti::NiftiVolume;
 pub use visual::{RgbFrame, Visual, VisualKind};

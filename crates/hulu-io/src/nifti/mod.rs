@@ -1,0 +1,323 @@
+//! NIfTI-1 and NIfTI-2 volumes (`.nii`, and gzip-compressed `.nii.gz` detected by its magic
+//! bytes, not its name), read into f32 values indexed like nibabel's `get_fdata()`.
+//!
+//! ```no_run
+//! use hulu_io::nifti::{NiftiVolume, SliceAxis, SliceOptions};
+//! let vol = NiftiVolume::open("brain.nii.gz")?;
+//! let frames = vol.slices(&SliceOptions {
+//!     axis: SliceAxis::Axial,
+//!     count: Some(8),
+//!     ..SliceOptions::default()
+//! })?;
+//! # Ok::<(), hulu_io::Error>(())
+//! ```
+//!
+//! The header is parsed and validated here (both revisions, both byte orders) and every
+//! declared size is checked against [`Limits`] before a buffer is sized from it.
+
+mod affine;
+mod header;
+mod slices;
+mod voxels;
+mod window;
+
+use std::fs::File;
+use std::io::{BufReader, Cursor, Read};
+use std::path::Path;
+
+pub use affine::{axis_codes, axis_directions, Affine};
+pub use header::{NiftiHeader, NiftiVersion};
+pub use slices::{minmax_to_u8, Slice, SliceAxis, SliceOptions};
+pub use voxels::VoxelType;
+pub use window::Window;
+
+use crate::video::linspace_indices;
+use crate::{Error, Limits, Result, RgbFrame, Visual, VisualKind};
+
+/// A NIfTI volume in memory: the header, the affine and the voxel values.
+#[derive(Debug, Clone)]
+pub struct NiftiVolume {
+    header: NiftiHeader,
+    shape: Vec<usize>,
+    /// `[ni, nj, nk, nt]`, padded with 1s.
+    dims: [usize; 4],
+    affine: Affine,
+    data: Vec<f32>,
+}
+
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+impl NiftiVolume {
+    /// Reads a `.nii` or `.nii.gz` file with the default [`Limits`].
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with_limits(path, &Limits::default())
+    }
+
+    /// Reads a `.nii` or `.nii.gz` file, refusing volumes larger than `limits` allow.
+    pub fn open_with_limits(path: impl AsRef<Path>, limits: &Limits) -> Result<Self> {
+        let path = path.as_ref();
+        let _span = tracing::info_span!("nifti_open", path = %path.display()).entered();
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        Self::from_reader(&path.display().to_string(), BufReader::new(file), limits)
+    }
+
+    /// Reads a NIfTI file already in memory (plain or gzip-compressed).
+    pub fn from_bytes(bytes: &[u8], limits: &Limits) -> Result<Self> {
+        Self::from_reader("<memory>", bytes, limits)
+    }
+
+    /// Reads from any byte stream; `what` names the source in errors.
+    pub fn from_reader(what: &str, mut reader: impl Read, limits: &Limits) -> Result<Self> {
+        let mut magic = [0u8; 2];
+        let got = read_up_to(&mut reader, &mut magic).map_err(|e| io_error(what, e))?;
+        let stream = Cursor::new(magic[..got].to_vec()).chain(reader);
+        if got == 2 && magic == GZIP_MAGIC {
+            let mut gz = flate2::read::MultiGzDecoder::new(BufReader::new(stream));
+            Self::read_plain(what, &mut gz, limits)
+        } else {
+            let mut plain = stream;
+            Self::read_plain(what, &mut plain, limits)
+        }
+    }
+
+    fn read_plain(what: &str, r: &mut impl Read, limits: &Limits) -> Result<Self> {
+        let mut head = [0u8; header::NIFTI2_HEADER_LEN];
+        read_exact(what, r, &mut head[..4], "header")?;
+        let len = header::header_len(what, &head[..4])?;
+        read_exact(what, r, &mut head[4..len], "header")?;
+        let header = NiftiHeader::parse(what, &head[..len])?;
+        let ty = VoxelType::from_code(what, header.datatype)?;
+        if header.bitpix as usize != ty.size() * 8 {
+            return Err(Error::InvalidNifti {
+                what: what.to_string(),
+                reason: format!(
+                    "bitpix {} does not match datatype {} ({} bits)",
+                    header.bitpix,
+                    header.datatype,
+                    ty.size() * 8
+                ),
+            });
+        }
+        let shape = header.shape();
+        let mut dims = [1usize; 4];
+        dims[..shape.len()].copy_from_slice(&shape);
+        // The f32 values are what stays in memory; the raw bytes stream through a small buffer.
+        let bytes = limits.check_bytes(what, &dims, std::mem::size_of::<f32>())?;
+        let count = bytes / std::mem::size_of::<f32>();
+        // Skip extensions up to the voxel data, without letting a lying offset read forever.
+        let skip = (header.vox_offset as u64).saturating_sub(len as u64);
+        if skip > limits.max_bytes as u64 {
+            return Err(Error::TooLarge {
+                what: what.to_string(),
+                reason: format!("vox_offset {} exceeds the byte budget", header.vox_offset),
+            });
+        }
+        let skipped = std::io::copy(&mut r.take(skip), &mut std::io::sink())
+            .map_err(|e| io_error(what, e))?;
+        if skipped != skip {
+            return Err(Error::InvalidNifti {
+                what: what.to_string(),
+                reason: format!("file ends before vox_offset {}", header.vox_offset),
+            });
+        }
+        let data = {
+            let _span = tracing::info_span!("nifti_voxels", voxels = count).entered();
+            voxels::read_voxels(what, r, ty, header.big_endian, count, header.scaling())?
+        };
+        let affine = affine::best_affine(&header);
+        Ok(NiftiVolume {
+            header,
+            shape,
+            dims,
+            affine,
+            data,
+        })
+    }
+
+    /// The parsed header.
+    pub fn header(&self) -> &NiftiHeader {
+        &self.header
+    }
+
+    /// The array shape, as nibabel's `img.shape` (3 or 4 entries for volumes).
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// Voxel sizes (mm) and, for 4-D series, the repetition time, as nibabel's `get_zooms()`.
+    pub fn zooms(&self) -> Vec<f64> {
+        self.header.zooms()
+    }
+
+    /// The voxel-to-world affine nibabel returns (`img.affine`).
+    pub fn affine(&self) -> &Affine {
+        &self.affine
+    }
+
+    /// nibabel's `aff2axcodes`: where each array axis points, e.g. `['L', 'A', 'S']`.
+    pub fn axis_codes(&self) -> [char; 3] {
+        axis_codes(&self.affine)
+    }
+
+    /// How many 3-D volumes the file holds (the fourth dimension, 1 for 3-D files).
+    pub fn volumes(&self) -> usize {
+        self.dims[3]
+    }
+
+    /// Every value, scaled as nibabel's `get_fdata()`, first index fastest: voxel
+    /// `[i, j, k, t]` is at `i + ni * (j + nj * (k + nk * t))`.
+    pub fn data(&self) -> &[f32] {
+        &self.data
+    }
+
+    /// One value, `None` outside the array (missing trailing indices are 0).
+    pub fn get(&self, index: &[usize]) -> Option<f32> {
+        if index.len() > 4 {
+            return None;
+        }
+        let mut flat = 0;
+        let mut stride = 1;
+        for (axis, &n) in self.dims.iter().enumerate() {
+            let i = index.get(axis).copied().unwrap_or(0);
+            if i >= n {
+                return None;
+            }
+            flat += i * stride;
+            stride *= n;
+        }
+        self.data.get(flat).copied()
+    }
+
+    /// The array axis (0, 1 or 2) that `axis` names: itself for an index, else the axis whose
+    /// affine column runs closest to the plane's normal.
+    pub fn resolve_axis(&self, axis: SliceAxis) -> Result<usize> {
+        let world = match axis {
+            SliceAxis::Index(i) if i < 3 => return Ok(i),
+            SliceAxis::Index(i) => {
+                return Err(Error::InvalidRequest(format!(
+                    "slice axis {i}: a volume has axes 0, 1 and 2"
+                )))
+            }
+            SliceAxis::Sagittal => 0,
+            SliceAxis::Coronal => 1,
+            SliceAxis::Axial => 2,
+        };
+        let dirs = axis_directions(&self.affine);
+        Ok(dirs
+            .iter()
+            .position(|&(w, _)| w == world)
+            .expect("every world axis is assigned"))
+    }
+
+    /// Number of slices along `axis`.
+    pub fn slice_count(&self, axis: SliceAxis) -> Result<usize> {
+        Ok(self.dims[self.resolve_axis(axis)?])
+    }
+
+    /// Slice `index` along `axis` of volume `volume`: rows run along the first remaining
+    /// array axis and columns along the second (numpy's `data[:, :, k]` for axis 2), no flip.
+    pub fn slice(&self, axis: SliceAxis, index: usize, volume: usize) -> Result<Slice> {
+        let a = self.resolve_axis(axis)?;
+        if volume >= self.dims[3] {
+            return Err(Error::InvalidRequest(format!(
+                "volume {volume}: the file holds {}",
+                self.dims[3]
+            )));
+        }
+        if index >= self.dims[a] {
+            return Err(Error::InvalidRequest(format!(
+                "slice {index} along axis {a}: it has {}",
+                self.dims[a]
+            )));
+        }
+        let [n0, n1, n2, _] = self.dims;
+        let strides = [1, n0, n0 * n1];
+        let (row_axis, col_axis) = match a {
+            0 => (1, 2),
+            1 => (0, 2),
+            _ => (0, 1),
+        };
+        let base = volume * n0 * n1 * n2 + index * strides[a];
+        let (height, width) = (self.dims[row_axis], self.dims[col_axis]);
+        let (rs, cs) = (strides[row_axis], strides[col_axis]);
+        let mut values = Vec::with_capacity(height * width);
+        for r in 0..height {
+            let row = base + r * rs;
+            values.extend((0..width).map(|c| self.data[row + c * cs]));
+        }
+        Ok(Slice {
+            width,
+            height,
+            values,
+        })
+    }
+
+    /// The reference's volume frames: slices chosen by `linspace(0, n - 1, count)` truncated,
+    /// each clipped to the window (if any), min-max normalised to u8 and replicated to RGB.
+    pub fn slices(&self, options: &SliceOptions) -> Result<Visual> {
+        self.slices_with_limits(options, &Limits::default())
+    }
+
+    /// [`NiftiVolume::slices`] with an explicit budget for the frames it returns.
+    pub fn slices_with_limits(&self, options: &SliceOptions, limits: &Limits) -> Result<Visual> {
+        let _span = tracing::info_span!("nifti_slices").entered();
+        let a = self.resolve_axis(options.axis)?;
+        let n = self.dims[a];
+        let indices = linspace_indices(n, options.count.unwrap_or(n));
+        if indices.is_empty() {
+            return Err(Error::InvalidRequest("0 slices requested".into()));
+        }
+        let (h, w) = match a {
+            0 => (self.dims[1], self.dims[2]),
+            1 => (self.dims[0], self.dims[2]),
+            _ => (self.dims[0], self.dims[1]),
+        };
+        limits.check_frames("NIfTI slices", indices.len())?;
+        limits.check_frame("NIfTI slice", w, h)?;
+        limits.check_bytes("NIfTI slices", &[indices.len(), h, w], 3)?;
+        let frames = indices
+            .iter()
+            .map(|&k| {
+                let slice = self.slice(SliceAxis::Index(a), k, options.volume)?;
+                let grey = slice.to_u8(options.window)?;
+                Ok(RgbFrame::from_grey(slice.width, slice.height, &grey)
+                    .expect("slice size matches its values"))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Visual::new(VisualKind::Volume, frames))
+    }
+}
+
+fn io_error(what: &str, e: std::io::Error) -> Error {
+    Error::Io {
+        path: what.into(),
+        source: e,
+    }
+}
+
+/// Fills as much of `buf` as the stream has; returns how many bytes were read.
+fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match r.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
+fn read_exact(what: &str, r: &mut impl Read, buf: &mut [u8], part: &str) -> Result<()> {
+    r.read_exact(buf).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            Error::InvalidNifti {
+                what: what.to_string(),
+                reason: format!("truncated {part}"),
+            }
+        } else {
+            io_error(what, e)
+        }
+    })
+}
