@@ -1,35 +1,56 @@
 //! `hulu`: command-line interface to the hulu Hulu-Med runtime.
 
-use anyhow::Context;
-use hulu_io::{Checkpoint, HuluConfig, Weights};
+mod commands;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
+/// The tiny fixture model shipped in the repository, so every command runs out of the box.
 fn default_model_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/models/tiny-qwen2")
 }
 
-fn main() -> anyhow::Result<()> {
-    let dir = std::env::args_os()
-        .nth(1)
-        .map(PathBuf::from)
-        .unwrap_or_else(default_model_dir);
-    let config = HuluConfig::from_file(dir.join("config.json"))?;
-    let ckpt = Checkpoint::open(&dir)?;
-    println!("model: {}", dir.display());
-    println!("family: {:?}", config.family().context("family")?);
-    println!("{config:#?}");
-    println!(
-        "tensors: {}, parameters: {}",
-        ckpt.len(),
-        ckpt.parameter_count()
-    );
-    let w = Weights::new(&ckpt, tch::Kind::Float, tch::Device::Cpu);
-    let norm = w
-        .pp("model.norm")
-        .get("weight", &[config.hidden_size as i64])?;
-    println!(
-        "model.norm.weight mean: {:.6}",
-        norm.mean(tch::Kind::Float).double_value(&[])
-    );
-    Ok(())
+#[derive(Parser)]
+#[command(name = "hulu", version, about = "Run Hulu-Med from Rust on libtorch")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Show what a checkpoint directory holds and check its tensors against its config.
+    Info {
+        /// Checkpoint directory (Hugging Face layout); default: the embedded tiny model.
+        #[arg(long, default_value_os_t = default_model_dir())]
+        model: PathBuf,
+    },
+    /// Write a checkpoint with seeded random bf16 weights at benchmark sizes.
+    Synth {
+        /// One of bench-qwen2, bench-qwen3, bench-qwen2-27l.
+        #[arg(long)]
+        preset: String,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// Seed for the weights.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+}
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Info { model } => commands::info::run(&model),
+        Command::Synth { preset, out, seed } => {
+            let dir = commands::synth::synth(&preset, &out, &default_model_dir(), seed)?;
+            println!("wrote {preset} to {}", dir.display());
+            commands::info::run(&dir)
+        }
+    }
 }

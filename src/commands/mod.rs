@@ -1,0 +1,4 @@
+//! The CLI's subcommands, one module each.
+
+pub mod info;
+pub mod synth;
