@@ -1,0 +1,32 @@
+//! The `mlp2x_gelu` projector: vision features to decoder-width embeddings.
+
+use crate::nn::Linear;
+use crate::Result;
+use hulu_io::Weights;
+use tch::Tensor;
+
+/// `Linear → GELU (exact erf) → Linear`, keys `readout.0` and `readout.2`.
+#[derive(Debug)]
+pub struct Projector {
+    fc1: Linear,
+    fc2: Linear,
+}
+
+impl Projector {
+    /// Loads from a view at `model.mm_projector`: `readout.0` maps `vision_hidden → llm_hidden`,
+    /// `readout.2` maps `llm_hidden → llm_hidden`.
+    pub fn load(weights: &Weights, vision_hidden: usize, llm_hidden: usize) -> Result<Self> {
+        let readout = weights.pp("readout");
+        Ok(Projector {
+            fc1: Linear::load(&readout.pp(0), vision_hidden, llm_hidden)?,
+            fc2: Linear::load(&readout.pp(2), llm_hidden, llm_hidden)?,
+        })
+    }
+
+    /// `[n, vision_hidden]` features to `[n, llm_hidden]` embeddings.
+    pub fn forward(&self, features: &Tensor) -> Result<Tensor> {
+        let _span = tracing::info_span!("projector").entered();
+        let h = self.fc1.forward(features)?.f_gelu("none")?;
+        self.fc2.forward(&h)
+    }
+}

@@ -1,0 +1,133 @@
+//! The encoder and projector against the reference's `vision_features` and `mm_features`,
+//! starting from the reference's `pixel_values`, for every fixture case with visual input.
+
+use hulu_io::{Checkpoint, HuluConfig, PatchGrid, Weights};
+use hulu_testkit::{assert_close, cases, Tolerance};
+use hulu_vision::{EncoderOptions, Projector, SiglipNavitEncoder, VisionEncoder};
+use tch::{Device, Kind, Tensor};
+
+fn to_vec(t: &Tensor) -> Vec<f32> {
+    Vec::<f32>::try_from(t.flatten(0, -1)).unwrap()
+}
+
+#[test]
+fn vision_and_mm_features_match_the_reference() {
+    let mut checked = 0;
+    for case in cases().into_iter().filter(|c| c.has_visual()) {
+        println!("{}", case.label());
+        let config = HuluConfig::from_file(case.model_dir.join("config.json")).unwrap();
+        let ckpt = Checkpoint::open(&case.model_dir).unwrap();
+        let root = Weights::new(&ckpt, Kind::Float, Device::Cpu);
+        let vision_w = root.pp("model").pp("vision_encoder");
+        let vcfg = &config.vision_encoder_config;
+        let encoder = SiglipNavitEncoder::load(vcfg, &vision_w).unwrap();
+        assert!(
+            vision_w.unused().is_empty(),
+            "unused: {:?}",
+            vision_w.unused()
+        );
+        let projector_w = root.pp("model").pp("mm_projector");
+        let projector =
+            Projector::load(&projector_w, encoder.hidden_size(), config.hidden_size).unwrap();
+        assert!(projector_w.unused().is_empty());
+
+        let t = case.tensors();
+        let pv = t.get("pixel_values");
+        let pixels = Tensor::from_slice(&pv.f32()).view([pv.shape[0] as i64, pv.shape[1] as i64]);
+        let grids: Vec<PatchGrid> = t
+            .get("grid_sizes")
+            .i64()
+            .chunks(3)
+            .map(|g| PatchGrid {
+                frames: g[0] as usize,
+                rows: g[1] as usize,
+                cols: g[2] as usize,
+            })
+            .collect();
+        let merges: Vec<usize> = t
+            .get("merge_sizes")
+            .i64()
+            .iter()
+            .map(|&m| m as usize)
+            .collect();
+
+        let features = encoder.encode(&pixels, &grids, &merges).unwrap();
+        let expected = t.get("vision_features");
+        assert_eq!(
+            features.size(),
+            expected.shape.iter().map(|&d| d as i64).collect::<Vec<_>>()
+        );
+        assert_close(
+            "vision_features",
+            &to_vec(&features),
+            &expected.f32(),
+            Tolerance::F32,
+        );
+
+        // The projector from the reference's features, and from ours.
+        let mm = t.get("mm_features").f32();
+        let ref_features = Tensor::from_slice(&expected.f32())
+            .view([expected.shape[0] as i64, expected.shape[1] as i64]);
+        let projected = projector.forward(&ref_features).unwrap();
+        assert_close("mm_features", &to_vec(&projected), &mm, Tolerance::F32);
+        let end_to_end = projector.forward(&features).unwrap();
+        assert_close(
+            "mm_features (own features)",
+            &to_vec(&end_to_end),
+            &mm,
+            Tolerance::F32,
+        );
+        checked += 1;
+    }
+    assert!(checked > 0, "no visual cases found");
+}
+
+#[test]
+fn frame_chunking_does_not_change_features() {
+    // One frame per chunk against everything at once, on the largest multi-frame case.
+    let case = cases()
+        .into_iter()
+        .filter(|c| c.has_visual())
+        .max_by_key(|c| c.tensors().get("grid_sizes").i64()[0])
+        .unwrap();
+    println!("{}", case.label());
+    let config = HuluConfig::from_file(case.model_dir.join("config.json")).unwrap();
+    let ckpt = Checkpoint::open(&case.model_dir).unwrap();
+    let w = Weights::new(&ckpt, Kind::Float, Device::Cpu)
+        .pp("model")
+        .pp("vision_encoder");
+    let t = case.tensors();
+    let g = t.get("grid_sizes").i64();
+    assert!(g[0] > 1, "needs a multi-frame case");
+    let grid = PatchGrid {
+        frames: g[0] as usize,
+        rows: g[1] as usize,
+        cols: g[2] as usize,
+    };
+    let merge = t.get("merge_sizes").i64()[0] as usize;
+    let pv = t.get("pixel_values");
+    let pixels = Tensor::from_slice(&pv.f32()).view([pv.shape[0] as i64, pv.shape[1] as i64]);
+    let encode = |max_chunk_patches| {
+        let opts = EncoderOptions { max_chunk_patches };
+        let enc =
+            SiglipNavitEncoder::load_with_options(&config.vision_encoder_config, &w, opts).unwrap();
+        to_vec(&enc.encode(&pixels, &[grid], &[merge]).unwrap())
+    };
+    let whole = encode(usize::MAX);
+    let per_frame = encode(1);
+    assert_close(
+        "one frame per chunk",
+        &per_frame,
+        &whole,
+        Tolerance {
+            rel_l2: 1e-6,
+            max_abs: 1e-5,
+        },
+    );
+    assert_close(
+        "reference",
+        &per_frame,
+        &t.get("vision_features").f32(),
+        Tolerance::F32,
+    );
+}
