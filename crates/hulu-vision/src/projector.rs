@@ -1,7 +1,7 @@
 //! The `mlp2x_gelu` projector: vision features to decoder-width embeddings.
 
 use crate::nn::Linear;
-use crate::Result;
+use crate::{Error, Result};
 use hulu_io::Weights;
 use tch::Tensor;
 
@@ -10,6 +10,7 @@ use tch::Tensor;
 pub struct Projector {
     fc1: Linear,
     fc2: Linear,
+    vision_hidden: usize,
 }
 
 impl Projector {
@@ -20,12 +21,20 @@ impl Projector {
         Ok(Projector {
             fc1: Linear::load(&readout.pp(0), vision_hidden, llm_hidden)?,
             fc2: Linear::load(&readout.pp(2), llm_hidden, llm_hidden)?,
+            vision_hidden,
         })
     }
 
     /// `[n, vision_hidden]` features to `[n, llm_hidden]` embeddings.
     pub fn forward(&self, features: &Tensor) -> Result<Tensor> {
         let _span = tracing::info_span!("projector").entered();
+        if features.size().last() != Some(&(self.vision_hidden as i64)) {
+            return Err(Error::Shape(format!(
+                "projector expects features of width {}, got shape {:?}",
+                self.vision_hidden,
+                features.size()
+            )));
+        }
         let h = self.fc1.forward(features)?.f_gelu("none")?;
         self.fc2.forward(&h)
     }

@@ -131,3 +131,43 @@ fn frame_chunking_does_not_change_features() {
         Tolerance::F32,
     );
 }
+
+#[test]
+fn mismatched_inputs_are_typed_errors() {
+    let model = hulu_testkit::models().into_iter().next().unwrap();
+    println!("{}", model.display());
+    let config = HuluConfig::from_file(model.join("config.json")).unwrap();
+    let ckpt = Checkpoint::open(&model).unwrap();
+    let root = Weights::new(&ckpt, Kind::Float, Device::Cpu).pp("model");
+    let vcfg = &config.vision_encoder_config;
+    let encoder = SiglipNavitEncoder::load(vcfg, &root.pp("vision_encoder")).unwrap();
+    let grid = PatchGrid {
+        frames: 2,
+        rows: 4,
+        cols: 6,
+    };
+    let pixels = Tensor::zeros([48, 588], (Kind::Float, Device::Cpu));
+    // Rows that do not match the grid, a merge that does not divide it, counts that disagree.
+    let short = pixels.narrow(0, 0, 47);
+    assert!(matches!(
+        encoder.encode(&short, &[grid], &[2]),
+        Err(hulu_vision::Error::Shape(_))
+    ));
+    let odd = PatchGrid { cols: 3, frames: 4, ..grid };
+    assert!(matches!(
+        encoder.encode(&pixels, &[odd], &[2]),
+        Err(hulu_vision::Error::Shape(_))
+    ));
+    assert!(encoder.encode(&pixels, &[grid], &[]).is_err());
+    assert_eq!(encoder.encode(&pixels, &[grid], &[2]).unwrap().size(), [12, 64]);
+
+    let projector = Projector::load(&root.pp("mm_projector"), 64, config.hidden_size).unwrap();
+    let wrong = Tensor::zeros([3, 65], (Kind::Float, Device::Cpu));
+    assert!(matches!(projector.forward(&wrong), Err(hulu_vision::Error::Shape(_))));
+
+    // A config that disagrees with the checkpoint names the key.
+    let mut wide = vcfg.clone();
+    wide.hidden_size = 128;
+    let err = SiglipNavitEncoder::load(&wide, &root.pp("vision_encoder")).unwrap_err();
+    assert!(err.to_string().contains("patch_embedding"), "{err}");
+}
