@@ -120,6 +120,45 @@ pub enum Error {
         reason: String,
     },
 
+    /// A file is not readable DICOM: no `DICM` file meta group, a malformed element, a declared
+    /// length past the end of the file, a truncated data set.
+    #[error("{path}: invalid DICOM: {reason}")]
+    InvalidDicom {
+        /// The file.
+        path: PathBuf,
+        /// What the parser found.
+        reason: String,
+    },
+
+    /// A DICOM file holds no image (an RT plan, a structured report): no Pixel Data element.
+    #[error("{path}: DICOM object has no pixel data (modality {modality:?})")]
+    NoPixelData {
+        /// The file.
+        path: PathBuf,
+        /// The object's Modality, when present.
+        modality: Option<String>,
+    },
+
+    /// DICOM pixel data this crate cannot decode (a transfer syntax, photometric
+    /// interpretation or bit depth it does not support), or whose codec failed on it.
+    #[error("{path}: cannot decode DICOM pixel data: {reason}")]
+    DicomPixels {
+        /// The file.
+        path: PathBuf,
+        /// What is unsupported or broken, e.g. "8130 bytes of pixel data, expected 8192".
+        reason: String,
+    },
+
+    /// A DICOM series cannot be assembled into one volume: no image files, several series in
+    /// one folder, slices of different orientations or sizes, missing geometry.
+    #[error("{dir}: invalid DICOM series: {reason}")]
+    DicomSeries {
+        /// The folder (or the first file of the list).
+        dir: PathBuf,
+        /// What is inconsistent.
+        reason: String,
+    },
+
     /// A NIfTI file is malformed: not NIfTI, a lying or inconsistent header, truncated data.
     #[error("{what}: invalid NIfTI: {reason}")]
     InvalidNifti {

@@ -15,6 +15,7 @@
 
 pub mod checkpoint;
 pub mod config;
+pub mod dicom;
 mod error;
 pub mod grid;
 pub mod limits;
@@ -28,6 +29,7 @@ pub use checkpoint::{Checkpoint, TensorMeta};
 pub use config::{
     DecoderFamily, GenerationConfig, HuluConfig, PreprocessorConfig, VisionEncoderConfig,
 };
+pub use dicom::{load_dicom, DicomFile, DicomImage, DicomRender, DicomSeries, DicomWindow};
 pub use error::{Error, Result};
 pub use grid::PatchGrid;
 pub use limits::Limits;

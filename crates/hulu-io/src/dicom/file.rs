@@ -1,0 +1,360 @@
+//! Opening one DICOM file and decoding its pixel data into stored values.
+
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+
+use dicom_core::PrimitiveValue;
+use dicom_dictionary_std::tags;
+use dicom_object::file::ReadPreamble;
+use dicom_object::{DefaultDicomObject, OpenFileOptions};
+use dicom_pixeldata::PixelDecoder;
+
+use super::image::{Colour, DicomImage, Palette};
+use super::info::{DicomInfo, Photometric};
+use super::pixels::{self, Samples};
+use super::{codestream, guard};
+use crate::{Error, Limits, Result};
+
+/// Transfer syntaxes whose pixel data is stored as plain samples (no codec).
+fn is_native(transfer_syntax: &str) -> bool {
+    matches!(
+        transfer_syntax,
+        "1.2.840.10008.1.2" | "1.2.840.10008.1.2.1" | "1.2.840.10008.1.2.2" | guard::DEFLATED
+    )
+}
+
+/// RLE Lossless: decoded by a codec, but colour stays in the file's photometric space.
+const RLE: &str = "1.2.840.10008.1.2.5";
+/// JPEG Extended (processes 2 and 4): 12-bit lossy JPEG.
+const JPEG_EXTENDED: &str = "1.2.840.10008.1.2.4.51";
+
+/// A parsed DICOM image file whose pixel data is not decoded yet: header attributes are
+/// available at once, frames are decoded on request (all, or only the frames a caller samples).
+#[derive(Debug, Clone)]
+pub struct DicomFile {
+    path: PathBuf,
+    obj: DefaultDicomObject,
+    info: DicomInfo,
+    limits: Limits,
+}
+
+impl DicomFile {
+    /// Reads and parses a DICOM Part 10 file (with or without the 128-byte preamble).
+    ///
+    /// Every element length is checked against the file before parsing, and the image
+    /// dimensions against `limits`. Errors: [`Error::InvalidDicom`] (not DICOM, no file meta
+    /// group, malformed or lying header), [`Error::NoPixelData`] (an RT plan, a report),
+    /// [`Error::TooLarge`].
+    pub fn open(path: impl AsRef<Path>, limits: &Limits) -> Result<Self> {
+        let path = path.as_ref();
+        let _span = tracing::info_span!("dicom_open", path = %path.display()).entered();
+        let len = std::fs::metadata(path)
+            .map_err(|e| Error::io(path, e))?
+            .len();
+        if len > limits.max_bytes as u64 {
+            return Err(Error::TooLarge {
+                what: path.display().to_string(),
+                reason: format!("file of {len} bytes exceeds the {} byte budget", limits.max_bytes),
+            });
+        }
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        Self::parse(path.to_path_buf(), &bytes, limits)
+    }
+
+    /// Parses a DICOM file held in memory (errors name the path `<memory>`).
+    pub fn from_bytes(bytes: &[u8], limits: &Limits) -> Result<Self> {
+        if bytes.len() > limits.max_bytes {
+            return Err(Error::TooLarge {
+                what: "<memory>".into(),
+                reason: format!("{} bytes exceed the {} byte budget", bytes.len(), limits.max_bytes),
+            });
+        }
+        Self::parse(PathBuf::from("<memory>"), bytes, limits)
+    }
+
+    fn parse(path: PathBuf, bytes: &[u8], limits: &Limits) -> Result<Self> {
+        let invalid = |reason: String| Error::InvalidDicom {
+            path: path.clone(),
+            reason,
+        };
+        let layout = guard::file_layout(bytes).map_err(invalid)?;
+        let dataset = &bytes[layout.dataset_at..];
+        if layout.transfer_syntax == guard::DEFLATED {
+            let inflated = guard::inflate(dataset, limits.max_bytes).map_err(invalid)?;
+            guard::check_dataset(&inflated, guard::encoding_of(guard::DEFLATED))
+        } else {
+            guard::check_dataset(dataset, guard::encoding_of(&layout.transfer_syntax))
+        }
+        .map_err(invalid)?;
+        let obj = OpenFileOptions::new()
+            .read_preamble(ReadPreamble::Never)
+            .from_reader(&bytes[layout.magic_at..])
+            .map_err(|e| invalid(error_chain(&e)))?;
+        if obj.get(tags::PIXEL_DATA).is_none() {
+            return Err(Error::NoPixelData {
+                path,
+                modality: super::info::string(&obj, tags::MODALITY),
+            });
+        }
+        let info = DicomInfo::read(&obj, obj.meta().transfer_syntax().trim_end_matches('\0'))
+            .map_err(invalid)?;
+        let what = path.display().to_string();
+        limits.check_frame(&what, info.columns, info.rows)?;
+        limits.check_frames(&what, info.frames())?;
+        Ok(DicomFile {
+            path,
+            obj,
+            info,
+            limits: *limits,
+        })
+    }
+
+    /// The file's path (`<memory>` for [`DicomFile::from_bytes`]).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Header attributes.
+    pub fn info(&self) -> &DicomInfo {
+        &self.info
+    }
+
+    /// Decodes every frame.
+    pub fn decode(&self) -> Result<DicomImage> {
+        let all: Vec<usize> = (0..self.info.frames()).collect();
+        self.decode_frames(&all)
+    }
+
+    /// Decodes the listed frames (0-based, in the order given; repeats allowed), checking
+    /// the decoded size against the limits first. Colour comes out as RGB (YBR converted,
+    /// as pydicom does); palette images keep their indices and carry the palette.
+    pub fn decode_frames(&self, frames: &[usize]) -> Result<DicomImage> {
+        let _span = tracing::info_span!("dicom_decode", path = %self.path.display(), frames = frames.len()).entered();
+        let info = &self.info;
+        let pixels_err = |reason: String| Error::DicomPixels {
+            path: self.path.clone(),
+            reason,
+        };
+        let n = info.frames();
+        if let Some(&bad) = frames.iter().find(|&&f| f >= n) {
+            return Err(Error::InvalidRequest(format!(
+                "{}: frame {bad} requested, the file has {n}",
+                self.path.display()
+            )));
+        }
+        let what = self.path.display().to_string();
+        let spp = info.samples_per_pixel;
+        let frame_pixels = info.rows * info.columns;
+        let bytes_per_sample = pixels::sample_bytes(info.bits_allocated);
+        self.limits.check_frames(&what, frames.len())?;
+        self.limits.check_bytes(
+            &what,
+            &[frames.len().max(n), frame_pixels, spp],
+            bytes_per_sample,
+        )?;
+        if !matches!(info.bits_allocated, 1 | 8 | 16 | 32) {
+            return Err(pixels_err(format!(
+                "Bits Allocated {} is not supported",
+                info.bits_allocated
+            )));
+        }
+        let ts = info.transfer_syntax.as_str();
+        let (mut stored, mut colour) = if is_native(ts) {
+            self.native_frames(frames).map_err(pixels_err)?
+        } else {
+            self.codec_frames(frames).map_err(pixels_err)?
+        };
+        if spp > 1 && info.planar_configuration == Some(1) && (is_native(ts) || ts == RLE) {
+            stored.interleave_planes(frame_pixels, spp);
+        }
+        if colour == Colour::YbrFull {
+            if let Samples::U8(data) = &mut stored {
+                pixels::ybr_full_to_rgb(data);
+                colour = Colour::Rgb;
+            } else {
+                return Err(pixels_err("YBR colour with more than 8 bits".into()));
+            }
+        }
+        let palette = if colour == Colour::Palette {
+            Some(Palette::read(&self.obj).map_err(pixels_err)?)
+        } else {
+            None
+        };
+        Ok(DicomImage {
+            info: self.info.clone(),
+            frame_indices: frames.to_vec(),
+            stored,
+            colour,
+            palette,
+        })
+    }
+
+    /// Colour space of samples as the file stores them (before any codec transform).
+    fn stored_colour(&self) -> std::result::Result<Colour, String> {
+        let spp = self.info.samples_per_pixel;
+        match (&self.info.photometric, spp) {
+            (p, 1) if p.is_monochrome() => Ok(Colour::Grey),
+            (Photometric::PaletteColor, 1) => Ok(Colour::Palette),
+            (Photometric::Rgb, 3) => Ok(Colour::Rgb),
+            (Photometric::YbrFull | Photometric::YbrFull422, 3) => Ok(Colour::YbrFull),
+            (Photometric::YbrIct | Photometric::YbrRct, 3) => Ok(Colour::Rgb),
+            (p, s) => Err(format!(
+                "photometric interpretation {:?} with {s} samples per pixel is not supported",
+                p.as_str()
+            )),
+        }
+    }
+
+    /// Frames of uncompressed pixel data.
+    fn native_frames(&self, frames: &[usize]) -> std::result::Result<(Samples, Colour), String> {
+        let info = &self.info;
+        let colour = self.stored_colour()?;
+        let element = self.obj.get(tags::PIXEL_DATA).ok_or("no pixel data")?;
+        let raw = match element.value().primitive() {
+            Some(p) => le_bytes(p),
+            None => return Err("uncompressed transfer syntax with encapsulated pixel data".into()),
+        };
+        let frame_pixels = info.rows * info.columns;
+        let frame_samples = frame_pixels * info.samples_per_pixel;
+        if info.bits_allocated == 1 {
+            // Bit-packed frames need not start on a byte boundary: unpack all, then pick.
+            let all = pixels::unpack(&raw, info, frame_samples * info.frames())?;
+            let Samples::U8(all) = all else {
+                unreachable!("1-bit samples unpack to u8")
+            };
+            let picked = frames
+                .iter()
+                .flat_map(|&f| &all[f * frame_samples..(f + 1) * frame_samples])
+                .copied()
+                .collect();
+            return Ok((Samples::U8(picked), colour));
+        }
+        if info.photometric == Photometric::YbrFull422 {
+            if info.bits_allocated != 8 {
+                return Err("YBR_FULL_422 with more than 8 bits".into());
+            }
+            let frame_bytes = frame_pixels * 2;
+            let need = frame_bytes * info.frames();
+            if raw.len() < need {
+                return Err(format!("{} bytes of pixel data, expected {need}", raw.len()));
+            }
+            let mut out = Vec::with_capacity(frames.len() * frame_samples);
+            for &f in frames {
+                out.extend(pixels::expand_422(
+                    &raw[f * frame_bytes..(f + 1) * frame_bytes],
+                    frame_pixels,
+                )?);
+            }
+            return Ok((Samples::U8(out), colour));
+        }
+        let frame_bytes = frame_samples * usize::from(info.bits_allocated / 8);
+        let need = frame_bytes * info.frames();
+        if raw.len() < need {
+            return Err(format!("{} bytes of pixel data, expected {need}", raw.len()));
+        }
+        let selected: Cow<[u8]> = if frames.iter().copied().eq(0..info.frames()) {
+            Cow::Borrowed(&raw[..need])
+        } else {
+            Cow::Owned(
+                frames
+                    .iter()
+                    .flat_map(|&f| &raw[f * frame_bytes..(f + 1) * frame_bytes])
+                    .copied()
+                    .collect(),
+            )
+        };
+        Ok((
+            pixels::unpack(&selected, info, frame_samples * frames.len())?,
+            colour,
+        ))
+    }
+
+    /// Frames of encapsulated pixel data, through the codec of the transfer syntax.
+    fn codec_frames(&self, frames: &[usize]) -> std::result::Result<(Samples, Colour), String> {
+        let info = &self.info;
+        let mut colour = self.stored_colour()?;
+        let element = self.obj.get(tags::PIXEL_DATA).ok_or("no pixel data")?;
+        let fragments = element
+            .value()
+            .fragments()
+            .ok_or("compressed transfer syntax with native pixel data")?;
+        for fragment in fragments {
+            if let Some(size) = codestream::declared_size(fragment) {
+                let (w, h) = size?;
+                if w as usize > info.columns || h as usize > info.rows {
+                    return Err(format!(
+                        "a codestream declares {w}x{h} pixels in a {}x{} image",
+                        info.columns, info.rows
+                    ));
+                }
+            }
+        }
+        if info.transfer_syntax == JPEG_EXTENDED && info.bits_stored > 8 {
+            // The pure-Rust JPEG decoder implements 8-bit DCT only; refuse before it fails.
+            return Err(format!(
+                "{}-bit lossy JPEG (JPEG Extended, process 4) is not supported",
+                info.bits_stored
+            ));
+        }
+        let frame_samples = info.rows * info.columns * info.samples_per_pixel;
+        let frame_bytes = frame_samples * pixels::sample_bytes(info.bits_allocated);
+        let decoded: Vec<u8> = if frames.iter().copied().eq(0..info.frames()) {
+            let d = self
+                .obj
+                .decode_pixel_data()
+                .map_err(|e| error_chain(&e))?;
+            d.into_data()
+        } else {
+            let mut out = Vec::with_capacity(frames.len() * frame_bytes);
+            for &f in frames {
+                let d = self
+                    .obj
+                    .decode_pixel_data_frame(f as u32)
+                    .map_err(|e| error_chain(&e))?;
+                out.extend_from_slice(d.data().get(..frame_bytes).ok_or_else(|| {
+                    format!("frame {f} decoded to {} bytes, expected {frame_bytes}", d.data().len())
+                })?);
+            }
+            out
+        };
+        if info.samples_per_pixel == 3 && info.transfer_syntax != RLE {
+            // The JPEG family codecs convert YCbCr to RGB themselves.
+            colour = Colour::Rgb;
+        }
+        let count = frame_samples * frames.len();
+        if decoded.len() < count * pixels::sample_bytes(info.bits_allocated) {
+            return Err(format!(
+                "codec produced {} bytes, expected {}",
+                decoded.len(),
+                count * pixels::sample_bytes(info.bits_allocated)
+            ));
+        }
+        Ok((pixels::unpack(&decoded, info, count)?, colour))
+    }
+}
+
+/// Pixel data values as little-endian bytes, whatever the file's byte order was.
+fn le_bytes(p: &PrimitiveValue) -> Cow<'_, [u8]> {
+    match p {
+        PrimitiveValue::U8(v) => Cow::Borrowed(&v[..]),
+        _ if cfg!(target_endian = "little") => p.to_bytes(),
+        PrimitiveValue::U16(v) => Cow::Owned(v.iter().flat_map(|x| x.to_le_bytes()).collect()),
+        PrimitiveValue::I16(v) => Cow::Owned(v.iter().flat_map(|x| x.to_le_bytes()).collect()),
+        PrimitiveValue::U32(v) => Cow::Owned(v.iter().flat_map(|x| x.to_le_bytes()).collect()),
+        PrimitiveValue::I32(v) => Cow::Owned(v.iter().flat_map(|x| x.to_le_bytes()).collect()),
+        PrimitiveValue::F32(v) => Cow::Owned(v.iter().flat_map(|x| x.to_le_bytes()).collect()),
+        _ => p.to_bytes(),
+    }
+}
+
+/// An error and its sources, one line.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(inner) = cur {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        cur = inner.source();
+    }
+    s
+}

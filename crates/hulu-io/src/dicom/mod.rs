@@ -1,0 +1,32 @@
+//! DICOM files and series, without libtorch.
+//!
+//! - [`DicomFile`]: one Part 10 file, parsed (every declared length checked against the file
+//!   first, sizes against [`crate::Limits`]), pixel data decoded on request for every
+//!   transfer syntax of the fixtures: implicit and explicit VR little endian, explicit big
+//!   endian, deflate, RLE, JPEG baseline/extended/lossless, JPEG 2000, JPEG-LS.
+//! - [`DicomImage`]: decoded frames as stored values ([`Samples`], in their own integer
+//!   type), modality values (rescale slope/intercept: Hounsfield units for CT) and 8-bit
+//!   RGB frames through a [`DicomWindow`] (file window, CT presets, explicit centre/width,
+//!   min-max), with MONOCHROME1 inverted, YBR converted to RGB and palettes applied.
+//! - [`DicomSeries`]: the files of one Series Instance UID sorted along the slice normal,
+//!   refusing mixed orientations and sizes.
+//! - [`load_dicom`]: a file or a series folder straight to a [`crate::Visual`] (image, cine
+//!   video with timestamps, or volume), with a window and a frame count.
+
+mod codestream;
+mod file;
+mod guard;
+mod image;
+mod info;
+mod pixels;
+mod series;
+mod visual;
+mod window;
+
+pub use file::DicomFile;
+pub use image::{Colour, DicomImage, Palette};
+pub use info::{DicomInfo, Photometric};
+pub use pixels::Samples;
+pub use series::{DicomSeries, MixedOrientation};
+pub use visual::{load_dicom, sample_cine, DicomRender};
+pub use window::DicomWindow;

@@ -1,0 +1,306 @@
+//! A DICOM series: the image files of one SeriesInstanceUID, ordered along the slice normal.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use super::file::DicomFile;
+use crate::{Error, Limits, Result};
+
+/// Largest difference between direction cosines still taken as the same orientation.
+const ORIENTATION_TOLERANCE: f64 = 1e-4;
+
+/// What to do with slices of one series whose orientations differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MixedOrientation {
+    /// Refuse the series with an error listing the orientations (the default: stacking
+    /// differently oriented slices into one volume is rarely meaningful).
+    #[default]
+    Reject,
+    /// Sort each slice by its position along its own normal, as pydicom-based pipelines
+    /// do, and stack them anyway (e.g. radial or localizer slices).
+    OwnNormal,
+}
+
+/// The slices of one series, sorted by position along the slice normal (the cross product
+/// of the row and column directions), never by Instance Number or file name. Pixel data is
+/// decoded on request, so choosing a few slices of a long series decodes only those.
+#[derive(Debug, Clone)]
+pub struct DicomSeries {
+    /// The folder, or the first file of an explicit list.
+    pub source: PathBuf,
+    /// Series Instance UID shared by every slice (`None` when the files have none).
+    pub series_instance_uid: Option<String>,
+    /// The slices, in anatomical order.
+    pub slices: Vec<DicomFile>,
+    /// Each slice's Image Position projected on the normal, ascending, in mm.
+    pub positions: Vec<f64>,
+    /// Slice normal (row × column) of the first file read (per-slice normals may differ under
+    /// [`MixedOrientation::OwnNormal`]).
+    pub normal: [f64; 3],
+}
+
+impl DicomSeries {
+    /// The one series in a folder. A folder holding several series is an error that lists
+    /// them (use [`DicomSeries::scan_dir`] to get each). Files that are not DICOM and DICOM
+    /// objects without pixel data (DICOMDIR, reports) are skipped; broken image files are
+    /// errors.
+    pub fn open_dir(
+        dir: impl AsRef<Path>,
+        mixed: MixedOrientation,
+        limits: &Limits,
+    ) -> Result<Self> {
+        let dir = dir.as_ref();
+        let mut all = Self::scan_dir(dir, mixed, limits)?;
+        match all.len() {
+            1 => Ok(all.remove(0)),
+            _ => Err(series_err(
+                dir,
+                format!(
+                    "{} series in one folder ({}); choose one with scan_dir",
+                    all.len(),
+                    all.iter()
+                        .map(|s| format!(
+                            "{} with {} slices",
+                            s.series_instance_uid.as_deref().unwrap_or("no UID"),
+                            s.slices.len()
+                        ))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )),
+        }
+    }
+
+    /// Every series in a folder (not recursive), each sorted, ordered by UID.
+    pub fn scan_dir(
+        dir: impl AsRef<Path>,
+        mixed: MixedOrientation,
+        limits: &Limits,
+    ) -> Result<Vec<Self>> {
+        let dir = dir.as_ref();
+        let _span = tracing::info_span!("dicom_series_scan", dir = %dir.display()).entered();
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| Error::io(dir, e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.is_file()
+                    && !p
+                        .file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            })
+            .collect();
+        paths.sort();
+        let mut files = Vec::new();
+        let mut budget = limits.max_bytes as u64;
+        for path in paths {
+            if !has_dicom_magic(&path)? {
+                tracing::debug!(path = %path.display(), "not DICOM, skipped");
+                continue;
+            }
+            let len = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?.len();
+            budget = budget.checked_sub(len).ok_or_else(|| Error::TooLarge {
+                what: dir.display().to_string(),
+                reason: format!("files add up to more than the {} byte budget", limits.max_bytes),
+            })?;
+            match DicomFile::open(&path, limits) {
+                Ok(f) => files.push(f),
+                Err(Error::NoPixelData { .. }) => {
+                    tracing::debug!(path = %path.display(), "no pixel data, skipped")
+                }
+                Err(e) => return Err(e),
+            }
+            limits.check_frames(&dir.display().to_string(), files.len())?;
+        }
+        if files.is_empty() {
+            return Err(series_err(dir, "no DICOM image files".into()));
+        }
+        let mut groups: BTreeMap<Option<String>, Vec<DicomFile>> = BTreeMap::new();
+        for f in files {
+            groups
+                .entry(f.info().series_instance_uid.clone())
+                .or_default()
+                .push(f);
+        }
+        groups
+            .into_values()
+            .map(|files| Self::sorted(dir, files, mixed))
+            .collect()
+    }
+
+    /// A series from an explicit list of files, which must all share one Series Instance UID.
+    pub fn from_files<P: AsRef<Path>>(
+        paths: &[P],
+        mixed: MixedOrientation,
+        limits: &Limits,
+    ) -> Result<Self> {
+        let source = paths
+            .first()
+            .map(|p| p.as_ref().to_path_buf())
+            .unwrap_or_default();
+        limits.check_frames(&source.display().to_string(), paths.len())?;
+        let files = paths
+            .iter()
+            .map(|p| DicomFile::open(p, limits))
+            .collect::<Result<Vec<_>>>()?;
+        if files.is_empty() {
+            return Err(series_err(&source, "no files".into()));
+        }
+        let uid = &files[0].info().series_instance_uid;
+        if let Some(other) = files.iter().find(|f| &f.info().series_instance_uid != uid) {
+            return Err(series_err(
+                &source,
+                format!(
+                    "{} belongs to series {:?}, not {uid:?}",
+                    other.path().display(),
+                    other.info().series_instance_uid
+                ),
+            ));
+        }
+        Self::sorted(&source, files, mixed)
+    }
+
+    /// Checks one series' geometry and sorts it along the normal.
+    fn sorted(source: &Path, files: Vec<DicomFile>, mixed: MixedOrientation) -> Result<Self> {
+        let first = files[0].info();
+        let uid = first.series_instance_uid.clone();
+        let (rows, cols) = (first.rows, first.columns);
+        let orientation = first.image_orientation.ok_or_else(|| {
+            series_err(source, format!("{} has no Image Orientation (Patient)", files[0].path().display()))
+        })?;
+        let normal = first.normal().ok_or_else(|| {
+            series_err(source, format!("{} has a degenerate orientation {orientation:?}", files[0].path().display()))
+        })?;
+        let mut keyed = Vec::with_capacity(files.len());
+        let mut other_orientations: Vec<[f64; 6]> = Vec::new();
+        for f in files {
+            let info = f.info();
+            if (info.rows, info.columns) != (rows, cols) {
+                return Err(series_err(
+                    source,
+                    format!(
+                        "{} is {}x{}, the series is {cols}x{rows}",
+                        f.path().display(),
+                        info.columns,
+                        info.rows
+                    ),
+                ));
+            }
+            let o = info.image_orientation.ok_or_else(|| {
+                series_err(source, format!("{} has no Image Orientation (Patient)", f.path().display()))
+            })?;
+            let differs = o
+                .iter()
+                .zip(&orientation)
+                .any(|(a, b)| (a - b).abs() > ORIENTATION_TOLERANCE);
+            if differs && mixed == MixedOrientation::Reject {
+                if !other_orientations.iter().any(|k| k == &o) {
+                    other_orientations.push(o);
+                }
+                continue;
+            }
+            let p = info.image_position.ok_or_else(|| {
+                series_err(source, format!("{} has no Image Position (Patient)", f.path().display()))
+            })?;
+            let n = if differs {
+                info.normal().ok_or_else(|| {
+                    series_err(source, format!("{} has a degenerate orientation {o:?}", f.path().display()))
+                })?
+            } else {
+                normal
+            };
+            let along = p[0] * n[0] + p[1] * n[1] + p[2] * n[2];
+            keyed.push((along, f));
+        }
+        if !other_orientations.is_empty() {
+            return Err(series_err(
+                source,
+                format!(
+                    "series {:?} mixes orientations: {} slices at {orientation:?}, others at {:?}; \
+                     split it by Image Orientation (Patient), or stack it anyway with \
+                     MixedOrientation::OwnNormal",
+                    uid,
+                    keyed.len(),
+                    other_orientations
+                ),
+            ));
+        }
+        keyed.sort_by(|a, b| {
+            a.0.total_cmp(&b.0)
+                .then_with(|| a.1.info().instance_number.cmp(&b.1.info().instance_number))
+        });
+        let (positions, slices) = keyed.into_iter().unzip();
+        Ok(DicomSeries {
+            source: source.to_path_buf(),
+            series_instance_uid: uid,
+            slices,
+            positions,
+            normal,
+        })
+    }
+
+    /// Number of slices.
+    pub fn len(&self) -> usize {
+        self.slices.len()
+    }
+
+    /// Whether the series has no slices (never true for a constructed series).
+    pub fn is_empty(&self) -> bool {
+        self.slices.is_empty()
+    }
+
+    /// Median distance between neighbouring slices along the normal, in mm.
+    pub fn slice_spacing(&self) -> Option<f64> {
+        let mut gaps: Vec<f64> = self.positions.windows(2).map(|w| w[1] - w[0]).collect();
+        gaps.sort_by(f64::total_cmp);
+        gaps.get(gaps.len() / 2).copied()
+    }
+
+    /// Modality values of the slices listed (indices into the sorted series), stacked
+    /// `[slice][row][column]`; the limits bound the stacked volume before decoding.
+    pub fn volume_of(&self, slices: &[usize], limits: &Limits) -> Result<Vec<f32>> {
+        let _span = tracing::info_span!("dicom_series_volume", slices = slices.len()).entered();
+        let first = self.slices[0].info();
+        let what = self.source.display().to_string();
+        limits.check_bytes(&what, &[slices.len(), first.rows, first.columns], 4)?;
+        let mut out = Vec::with_capacity(slices.len() * first.rows * first.columns);
+        for &i in slices {
+            let file = self.slices.get(i).ok_or_else(|| {
+                Error::InvalidRequest(format!("slice {i} requested, the series has {}", self.len()))
+            })?;
+            let image = file.decode_frames(&[0])?;
+            let values = image.modality_frame(0).ok_or_else(|| {
+                series_err(&self.source, format!("{} is not a grey image", file.path().display()))
+            })?;
+            out.extend(values);
+        }
+        Ok(out)
+    }
+
+    /// Modality values of every slice, stacked `[slice][row][column]`.
+    pub fn volume(&self, limits: &Limits) -> Result<Vec<f32>> {
+        let all: Vec<usize> = (0..self.len()).collect();
+        self.volume_of(&all, limits)
+    }
+}
+
+/// Whether a file starts like DICOM Part 10 (`DICM` at byte 128, or at 0 without preamble).
+fn has_dicom_magic(path: &Path) -> Result<bool> {
+    let mut head = [0u8; 132];
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut n = 0;
+    while n < head.len() {
+        match f.read(&mut head[n..]).map_err(|e| Error::io(path, e))? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok((n == 132 && &head[128..132] == b"DICM") || (n >= 4 && &head[..4] == b"DICM"))
+}
+
+fn series_err(dir: &Path, reason: String) -> Error {
+    Error::DicomSeries {
+        dir: dir.to_path_buf(),
+        reason,
+    }
+}

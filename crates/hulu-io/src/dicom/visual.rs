@@ -1,0 +1,160 @@
+//! DICOM files and series as the workspace's [`Visual`]: which frames, which window, which kind.
+
+use std::path::Path;
+
+use super::file::DicomFile;
+use super::series::{DicomSeries, MixedOrientation};
+use super::window::DicomWindow;
+use crate::video::linspace_indices;
+use crate::{Error, Limits, Result, Visual, VisualKind};
+
+/// How to turn a DICOM file or series into frames for the model.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DicomRender {
+    /// Grey-level mapping (default [`DicomWindow::Auto`]: the file's window, else min-max).
+    pub window: DicomWindow,
+    /// Most slices or frames to keep, chosen by `linspace(0, n - 1, k)` truncated, as the
+    /// reference chooses volume slices and video frames; `None` keeps all.
+    pub max_frames: Option<usize>,
+    /// Cines only: frames per second to sample on the frame times, like video (default 1,
+    /// the reference's); `None` keeps every frame.
+    pub fps: Option<f64>,
+}
+
+impl Default for DicomRender {
+    fn default() -> Self {
+        DicomRender {
+            window: DicomWindow::Auto,
+            max_frames: None,
+            fps: Some(1.0),
+        }
+    }
+}
+
+/// Frames of a cine sampled like video: at `fps` on the frame times (for each instant
+/// `k / fps` up to the last frame's time, the frame nearest to it, without repeats), then at
+/// most `max_frames` of those by `linspace`.
+pub fn sample_cine(times_s: &[f64], fps: Option<f64>, max_frames: Option<usize>) -> Vec<usize> {
+    let mut picked: Vec<usize> = match (fps, times_s.last()) {
+        (Some(fps), Some(&last)) if fps > 0.0 && fps.is_finite() => {
+            let mut out: Vec<usize> = Vec::new();
+            let mut k = 0usize;
+            loop {
+                let t = k as f64 / fps;
+                if t > last + 1e-9 {
+                    break;
+                }
+                let nearest = (0..times_s.len())
+                    .min_by(|&a, &b| (times_s[a] - t).abs().total_cmp(&(times_s[b] - t).abs()))
+                    .unwrap_or(0);
+                if out.last() != Some(&nearest) {
+                    out.push(nearest);
+                }
+                k += 1;
+            }
+            out
+        }
+        _ => (0..times_s.len()).collect(),
+    };
+    if let Some(k) = max_frames {
+        if picked.len() > k {
+            picked = linspace_indices(picked.len(), k)
+                .into_iter()
+                .map(|i| picked[i])
+                .collect();
+        }
+    }
+    picked
+}
+
+/// Indices of `n` slices to keep under `max_frames`.
+fn sample_slices(n: usize, max_frames: Option<usize>) -> Vec<usize> {
+    match max_frames {
+        Some(k) if k < n => linspace_indices(n, k),
+        _ => (0..n).collect(),
+    }
+}
+
+impl DicomFile {
+    /// The file as a [`Visual`]: one frame is an image; a multi-frame cine (frame timing, or
+    /// ultrasound/angiography) a video with timestamps, sampled by [`sample_cine`]; any
+    /// other multi-frame object (enhanced CT/MR) a volume, slices chosen by `max_frames`.
+    /// Only the chosen frames are decoded.
+    pub fn to_visual(&self, render: &DicomRender) -> Result<Visual> {
+        let _span = tracing::info_span!("dicom_to_visual", path = %self.path().display()).entered();
+        let info = self.info();
+        let n = info.frames();
+        let (kind, frames, timestamps) = if n == 1 {
+            (VisualKind::Image, vec![0], None)
+        } else if info.is_cine() {
+            let times = info
+                .frame_times_s()
+                .unwrap_or_else(|| (0..n).map(|i| i as f64).collect());
+            let frames = sample_cine(&times, render.fps, render.max_frames);
+            let stamps = frames.iter().map(|&f| times[f]).collect();
+            (VisualKind::Video, frames, Some(stamps))
+        } else {
+            (VisualKind::Volume, sample_slices(n, render.max_frames), None)
+        };
+        let image = self.decode_frames(&frames)?;
+        let frames = (0..image.frames())
+            .map(|i| image.rgb_frame(i, &render.window))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Visual {
+            kind,
+            frames,
+            timestamps,
+        })
+    }
+}
+
+impl DicomSeries {
+    /// The series as a volume [`Visual`], slices chosen by `max_frames`; only the chosen
+    /// slices are decoded.
+    pub fn to_visual(&self, render: &DicomRender) -> Result<Visual> {
+        let _span = tracing::info_span!("dicom_series_to_visual", slices = self.len()).entered();
+        let frames = sample_slices(self.len(), render.max_frames)
+            .into_iter()
+            .map(|i| {
+                let image = self.slices[i].decode_frames(&[0])?;
+                image.rgb_frame(0, &render.window)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Visual::new(VisualKind::Volume, frames))
+    }
+}
+
+/// Reads a DICOM file or a series folder as a [`Visual`]: a folder becomes the volume of its
+/// one series (mixed orientations refused), a file an image, video or volume (see
+/// [`DicomFile::to_visual`]).
+pub fn load_dicom(path: impl AsRef<Path>, render: &DicomRender, limits: &Limits) -> Result<Visual> {
+    let path = path.as_ref();
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if meta.is_dir() {
+        DicomSeries::open_dir(path, MixedOrientation::Reject, limits)?.to_visual(render)
+    } else {
+        DicomFile::open(path, limits)?.to_visual(render)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cine_sampling_follows_frame_times() {
+        // 30 frames at 30 fps: 1 fps keeps frame 0 only (the clip lasts 0.97 s).
+        let times: Vec<f64> = (0..30).map(|i| i as f64 / 30.0).collect();
+        assert_eq!(sample_cine(&times, Some(1.0), None), [0]);
+        // 10 fps: every third frame.
+        assert_eq!(
+            sample_cine(&times, Some(10.0), None),
+            [0, 3, 6, 9, 12, 15, 18, 21, 24, 27]
+        );
+        // No fps: all frames, then linspace down to 4.
+        assert_eq!(sample_cine(&times, None, Some(4)), [0, 9, 19, 29]);
+        assert!(sample_cine(&[], Some(1.0), None).is_empty());
+        assert_eq!(sample_slices(5, Some(8)), [0, 1, 2, 3, 4]);
+        assert_eq!(sample_slices(25, Some(8)), [0, 3, 6, 10, 13, 17, 20, 24]);
+    }
+}
