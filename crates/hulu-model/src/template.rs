@@ -30,6 +30,9 @@ pub struct TemplateOptions {
     pub add_system_prompt: bool,
     /// The placeholder text for one visual frame (default `"<image>"`).
     pub image_token: String,
+    /// More variables for templates that read them (e.g. Qwen3's `enable_thinking`); they
+    /// cannot override the ones above or `messages`.
+    pub extra: serde_json::Map<String, Json>,
 }
 
 impl Default for TemplateOptions {
@@ -38,6 +41,7 @@ impl Default for TemplateOptions {
             add_generation_prompt: true,
             add_system_prompt: false,
             image_token: IMAGE_TOKEN.to_string(),
+            extra: serde_json::Map::new(),
         }
     }
 }
@@ -110,6 +114,7 @@ impl ChatTemplate {
             add_generation_prompt => options.add_generation_prompt,
             add_system_prompt => options.add_system_prompt,
             image_token => options.image_token.as_str(),
+            ..Value::from_serialize(&options.extra)
         };
         Ok(template.render(context)?)
     }

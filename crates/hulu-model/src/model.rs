@@ -1,0 +1,279 @@
+//! The assembled model: checkpoint directory in, every component loaded behind its trait.
+
+use crate::error::{Error, Result};
+use crate::template::ChatTemplate;
+use crate::tokenizer::Tokenizer;
+use hulu_compress::{CompressionOptions, MedicalCompressor, TokenCompressor};
+use hulu_io::{Checkpoint, GenerationConfig, HuluConfig, PreprocessorConfig, Weights};
+use hulu_llm::{CausalDecoder, DecoderConfig};
+use hulu_vision::{ImageProcessor, Projector, SiglipNavitEncoder, VisionEncoder};
+use std::path::{Path, PathBuf};
+use tch::{Device, Kind};
+
+/// Hulu-Med: tokenizer and template, image processor, vision encoder, projector, token
+/// compressor and causal decoder, on one device in one dtype.
+///
+/// Load a checkpoint directory with [`HuluMed::from_pretrained`], or assemble one from parts
+/// (your own encoder or decoder) with [`HuluMedBuilder`].
+pub struct HuluMed {
+    pub(crate) dir: PathBuf,
+    pub(crate) config: HuluConfig,
+    pub(crate) generation: GenerationConfig,
+    pub(crate) tokenizer: Tokenizer,
+    pub(crate) template: ChatTemplate,
+    pub(crate) preprocessor: PreprocessorConfig,
+    pub(crate) processor: ImageProcessor,
+    pub(crate) vision: Box<dyn VisionEncoder + Send>,
+    pub(crate) projector: Projector,
+    pub(crate) compressor: Box<dyn TokenCompressor>,
+    pub(crate) decoder: Box<dyn CausalDecoder>,
+    pub(crate) device: Device,
+    pub(crate) kind: Kind,
+}
+
+impl std::fmt::Debug for HuluMed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HuluMed")
+            .field("dir", &self.dir)
+            .field("family", &self.config.family())
+            .field("device", &self.device)
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HuluMed {
+    /// Loads the checkpoint directory `dir` (Hugging Face layout) in `kind` on `device`: the
+    /// decoder family from `architectures`, the weights memory-mapped, the tokenizer from
+    /// `tokenizer.json` or the vocabulary files, the chat template, generation defaults and
+    /// image-processor settings.
+    pub fn from_pretrained(dir: impl AsRef<Path>, device: Device, kind: Kind) -> Result<Self> {
+        HuluMedBuilder::new(dir).device(device).kind(kind).build()
+    }
+
+    /// The checkpoint directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// `config.json`.
+    pub fn config(&self) -> &HuluConfig {
+        &self.config
+    }
+
+    /// `generation_config.json` (defaults when absent).
+    pub fn generation_config(&self) -> &GenerationConfig {
+        &self.generation
+    }
+
+    /// The tokenizer.
+    pub fn tokenizer(&self) -> &Tokenizer {
+        &self.tokenizer
+    }
+
+    /// The chat template.
+    pub fn template(&self) -> &ChatTemplate {
+        &self.template
+    }
+
+    /// The image processor.
+    pub fn processor(&self) -> &ImageProcessor {
+        &self.processor
+    }
+
+    /// The vision encoder.
+    pub fn vision(&self) -> &(dyn VisionEncoder + Send) {
+        self.vision.as_ref()
+    }
+
+    /// The projector from vision width to decoder width.
+    pub fn projector(&self) -> &Projector {
+        &self.projector
+    }
+
+    /// The decoder.
+    pub fn decoder(&self) -> &dyn CausalDecoder {
+        self.decoder.as_ref()
+    }
+
+    /// The compression policy used when a call enables compression.
+    pub fn compressor(&self) -> &dyn TokenCompressor {
+        self.compressor.as_ref()
+    }
+
+    /// Device of every weight.
+    pub fn device(&self) -> Device {
+        self.device
+    }
+
+    /// Element type of weights and activations.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// The id that stands for one visual token.
+    pub fn image_token_id(&self) -> i64 {
+        self.config.image_token_index
+    }
+}
+
+/// Builds a [`HuluMed`] from a checkpoint directory, optionally replacing components.
+///
+/// ```no_run
+/// use hulu_model::HuluMedBuilder;
+/// let model = HuluMedBuilder::new("Hulu-Med-7B")
+///     .device(tch::Device::Cuda(0))
+///     .kind(tch::Kind::BFloat16)
+///     .build()?;
+/// # Ok::<(), hulu_model::Error>(())
+/// ```
+pub struct HuluMedBuilder {
+    dir: PathBuf,
+    device: Device,
+    kind: Kind,
+    vision: Option<(Box<dyn VisionEncoder + Send>, Projector)>,
+    decoder: Option<Box<dyn CausalDecoder>>,
+    compressor: Option<Box<dyn TokenCompressor>>,
+}
+
+impl HuluMedBuilder {
+    /// Starts from the checkpoint directory `dir` (config, tokenizer, template and any
+    /// component not replaced come from there); CPU, float32.
+    pub fn new(dir: impl AsRef<Path>) -> Self {
+        HuluMedBuilder {
+            dir: dir.as_ref().to_path_buf(),
+            device: Device::Cpu,
+            kind: Kind::Float,
+            vision: None,
+            decoder: None,
+            compressor: None,
+        }
+    }
+
+    /// Device for the weights loaded from the directory.
+    pub fn device(mut self, device: Device) -> Self {
+        self.device = device;
+        self
+    }
+
+    /// Dtype for the weights loaded from the directory (float32, bf16 or f16).
+    pub fn kind(mut self, kind: Kind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// Uses this vision encoder and projector instead of the directory's. The projector must
+    /// map the encoder's width to the decoder's.
+    pub fn vision(mut self, encoder: Box<dyn VisionEncoder + Send>, projector: Projector) -> Self {
+        self.vision = Some((encoder, projector));
+        self
+    }
+
+    /// Uses this decoder instead of the directory's. Its vocabulary must cover the tokenizer.
+    pub fn decoder(mut self, decoder: Box<dyn CausalDecoder>) -> Self {
+        self.decoder = Some(decoder);
+        self
+    }
+
+    /// Uses this compression policy when a call enables compression (default: the medical
+    /// compressor with the reference's options).
+    pub fn compressor(mut self, compressor: Box<dyn TokenCompressor>) -> Self {
+        self.compressor = Some(compressor);
+        self
+    }
+
+    /// Loads whatever was not supplied and checks the parts fit together.
+    pub fn build(self) -> Result<HuluMed> {
+        let dir = self.dir;
+        let _span = tracing::info_span!("load_model", dir = %dir.display()).entered();
+        let config = HuluConfig::from_file(dir.join("config.json"))?;
+        let generation = optional_json(&dir.join("generation_config.json"), |p| {
+            GenerationConfig::from_file(p)
+        })?;
+        let preprocessor = optional_json(&dir.join("preprocessor_config.json"), |p| {
+            PreprocessorConfig::from_file(p)
+        })?;
+        let tokenizer = Tokenizer::from_dir(&dir)?;
+        let template = ChatTemplate::from_dir(&dir)?;
+        let processor = ImageProcessor::new(&preprocessor)?;
+
+        // Map the checkpoint only when something still has to come from it.
+        let ckpt = if self.vision.is_none() || self.decoder.is_none() {
+            Some(Checkpoint::open(&dir)?)
+        } else {
+            None
+        };
+        let weights = ckpt
+            .as_ref()
+            .map(|c| Weights::new(c, self.kind, self.device));
+        let (vision, projector) = match self.vision {
+            Some(parts) => parts,
+            None => {
+                let w = weights.as_ref().expect("checkpoint opened");
+                let _span = tracing::info_span!("load_vision").entered();
+                let encoder = SiglipNavitEncoder::load(
+                    &config.vision_encoder_config,
+                    &w.pp("model.vision_encoder"),
+                )?;
+                let projector = Projector::load(
+                    &w.pp("model.mm_projector"),
+                    config.vision_encoder_config.hidden_size,
+                    config.hidden_size,
+                )?;
+                (Box::new(encoder) as Box<dyn VisionEncoder + Send>, projector)
+            }
+        };
+        let decoder = match self.decoder {
+            Some(d) => d,
+            None => {
+                let w = weights.as_ref().expect("checkpoint opened");
+                let _span = tracing::info_span!("load_decoder").entered();
+                hulu_llm::load_decoder(&DecoderConfig::from_hulu(&config)?, w)?
+            }
+        };
+        if decoder.config().hidden_size != config.hidden_size {
+            return Err(Error::Assembly(format!(
+                "decoder width {} differs from the config's hidden_size {}",
+                decoder.config().hidden_size,
+                config.hidden_size
+            )));
+        }
+        if decoder.config().vocab_size <= config.image_token_index as usize {
+            return Err(Error::Assembly(format!(
+                "decoder vocabulary of {} does not contain the image token {}",
+                decoder.config().vocab_size,
+                config.image_token_index
+            )));
+        }
+        let compressor: Box<dyn TokenCompressor> = match self.compressor {
+            Some(c) => c,
+            None => Box::new(MedicalCompressor::new(CompressionOptions::default())?),
+        };
+        Ok(HuluMed {
+            dir,
+            config,
+            generation,
+            tokenizer,
+            template,
+            preprocessor,
+            processor,
+            vision,
+            projector,
+            compressor,
+            decoder,
+            device: self.device,
+            kind: self.kind,
+        })
+    }
+}
+
+fn optional_json<T: Default>(
+    path: &Path,
+    read: impl FnOnce(&Path) -> hulu_io::Result<T>,
+) -> Result<T> {
+    if path.is_file() {
+        Ok(read(path)?)
+    } else {
+        Ok(T::default())
+    }
+}

@@ -1,0 +1,96 @@
+//! The Jinja behaviours the reference relies on, checked on small templates and on the
+//! fixture template.
+
+use hulu_model::{ChatTemplate, Error, Message, Part, Role};
+use hulu_testkit::models;
+
+fn render_value(source: &str) -> String {
+    ChatTemplate::new(source)
+        .unwrap()
+        .render(&[], false)
+        .unwrap()
+}
+
+#[test]
+fn round_is_pythons_round() {
+    // Python: round(0.25, 1) == 0.2, round(0.35, 1) == 0.3, round(2.5) == 2.0.
+    assert_eq!(render_value("{{ 0.25 | round(1) }}"), "0.2");
+    assert_eq!(render_value("{{ 0.35 | round(1) }}"), "0.3");
+    assert_eq!(render_value("{{ 0.45 | round(1) }}"), "0.5");
+    assert_eq!(render_value("{{ 2.5 | round }}"), "2.0");
+    assert_eq!(render_value("{{ 3.5 | round }}"), "4.0");
+    assert_eq!(render_value("{{ 0.966657 | round(1) | string }}"), "1.0");
+    assert_eq!(render_value("{{ 2.25 | round(1, 'floor') }}"), "2.2");
+    assert_eq!(render_value("{{ 2.21 | round(1, 'ceil') }}"), "2.3");
+}
+
+#[test]
+fn blocks_are_trimmed_like_transformers() {
+    // trim_blocks + lstrip_blocks: block tags leave no newline or indentation behind.
+    let source =
+        "{% for m in messages %}\n    {% if true %}\n{{ m.role }}|\n    {% endif %}\n{% endfor %}";
+    let messages = [Message::system("x"), Message::user(vec![Part::text("y")])];
+    let out = ChatTemplate::new(source)
+        .unwrap()
+        .render(&messages, false)
+        .unwrap();
+    assert_eq!(out, "system|\nuser|\n");
+}
+
+#[test]
+fn python_string_methods_and_raise_exception_work() {
+    assert_eq!(render_value("{{ '  a b '.strip().upper() }}"), "A B");
+    assert_eq!(render_value("{{ 'x</think>y'.split('</think>')[1] }}"), "y");
+    let template = ChatTemplate::new("{{ raise_exception('no tools here') }}").unwrap();
+    let err = template.render(&[], false).unwrap_err();
+    assert!(
+        matches!(&err, Error::Template(m) if m.contains("no tools here")),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_templates_are_typed_errors() {
+    assert!(matches!(
+        ChatTemplate::new("{% for %}"),
+        Err(Error::Template(_))
+    ));
+    let empty = std::env::temp_dir().join("hulu-model-no-template");
+    std::fs::create_dir_all(&empty).unwrap();
+    assert!(matches!(
+        ChatTemplate::from_dir(&empty),
+        Err(Error::NoChatTemplate { .. })
+    ));
+}
+
+#[test]
+fn fixture_template_renders_every_part_kind() {
+    for dir in models() {
+        println!("{}", dir.display());
+        let template = ChatTemplate::from_dir(&dir).unwrap();
+        let messages = [
+            Message::system("sys"),
+            Message::user(vec![
+                Part::Image { time: Some(0.25) },
+                Part::text("a"),
+                Part::volume(3),
+                Part::video(vec![0.0, 0.35, 1.25]),
+                Part::text("b"),
+            ]),
+            Message::assistant("ok"),
+            Message::new(Role::Other("stream".into()), vec![Part::text("live")]),
+        ];
+        let out = template.render(&messages, true).unwrap();
+        assert_eq!(
+            out,
+            "<|im_start|>system\nsys<|im_end|>\n\
+             <|im_start|>user\nTime 0.2s: <image>\na<image>,<image>,<image>\n\
+             Time 0.0s:<image>,Time 0.3s:<image>,Time 1.2s:<image>\nb<|im_end|>\n\
+             <|im_start|>assistant\nok<|im_end|>\n\
+             <|stream_start|>stream\nlive<|stream_end|>\n\
+             <|im_start|>assistant\n"
+        );
+        assert_eq!(hulu_model::messages::image_placeholders(&messages), 7);
+        assert_eq!(out.matches("<image>").count(), 7);
+    }
+}
