@@ -20,6 +20,22 @@ pub enum Error {
         /// Patch columns.
         cols: usize,
     },
+    /// A keep-mask whose length does not match the tokens it is applied to.
+    #[error("keep-mask of {mask} entries applied to {found} {what}")]
+    MaskLength {
+        /// Entries in the mask.
+        mask: usize,
+        /// How many tokens (or rows) were found instead.
+        found: usize,
+        /// What was counted: image-token ids, feature rows, merged tokens of the grids.
+        what: &'static str,
+    },
+    /// Pixel values of a dtype the difference cannot be computed in (integers, bools, complex).
+    #[error("pixel values must be floating point, got {0:?}")]
+    Dtype(tch::Kind),
+    /// A compression option out of its domain (for example a NaN threshold).
+    #[error("invalid compression option: {0}")]
+    Option(String),
     /// An error from libtorch.
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),

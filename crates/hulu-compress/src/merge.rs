@@ -16,7 +16,7 @@ pub fn merge_tokens(
     grids: &[PatchGrid],
     merge_sizes: &[usize],
 ) -> Result<Tensor> {
-    let _span = tracing::debug_span!("merge_tokens", inputs = grids.len()).entered();
+    let _span = tracing::info_span!("merge_tokens", inputs = grids.len()).entered();
     if grids.len() != merge_sizes.len() {
         return Err(Error::Shape(format!(
             "{} grids but {} merge sizes",
@@ -59,4 +59,67 @@ pub fn merge_tokens(
         outputs.push(merged.f_permute([0, 2, 3, 1])?.f_reshape([-1, c])?);
     }
     Ok(Tensor::f_cat(&outputs, 0)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::{Device, Kind};
+
+    fn grid(frames: usize, rows: usize, cols: usize) -> PatchGrid {
+        PatchGrid { frames, rows, cols }
+    }
+
+    /// A 2×4 frame in patch order (block, row in block, column in block): block 0 holds
+    /// 1, 2, 3, 4 and block 1 holds 10, 20, 30, 40, so m = 2 gives their means.
+    #[test]
+    fn m2_is_the_block_mean_in_raster_order() {
+        let values = [1.0f32, 2.0, 3.0, 4.0, 10.0, 20.0, 30.0, 40.0];
+        let features = Tensor::from_slice(&values).view([8, 1]);
+        let merged = merge_tokens(&features, &[grid(1, 2, 4)], &[2]).unwrap();
+        let merged: Vec<f32> = Vec::try_from(merged.view([-1])).unwrap();
+        assert_eq!(merged, [2.5, 25.0]);
+    }
+
+    /// Bilinear resizing by 3 samples each block's centre patch (not its mean), as the
+    /// reference's interpolation does.
+    #[test]
+    fn m3_samples_the_block_centre() {
+        let features = Tensor::arange(9, (Kind::Float, Device::Cpu)).view([9, 1]);
+        let merged = merge_tokens(&features, &[grid(1, 3, 3)], &[3]).unwrap();
+        assert_eq!(merged.double_value(&[0, 0]), 4.0);
+    }
+
+    #[test]
+    fn inputs_and_frames_are_merged_separately() {
+        // Two frames of 2×2 (constant 1 then 3) and an image of 2×2 (constant 5).
+        let values = [
+            1.0f32, 1.0, 1.0, 1.0, 3.0, 3.0, 3.0, 3.0, 5.0, 5.0, 5.0, 5.0,
+        ];
+        let features = Tensor::from_slice(&values).view([12, 1]);
+        let merged = merge_tokens(&features, &[grid(2, 2, 2), grid(1, 2, 2)], &[2, 2]).unwrap();
+        let merged: Vec<f32> = Vec::try_from(merged.view([-1])).unwrap();
+        assert_eq!(merged, [1.0, 3.0, 5.0]);
+    }
+
+    #[test]
+    fn bad_shapes_and_merge_sizes_are_typed_errors() {
+        let features = Tensor::zeros([8, 2], (Kind::Float, Device::Cpu));
+        assert!(matches!(
+            merge_tokens(&features, &[grid(2, 2, 2)], &[]),
+            Err(Error::Shape(_))
+        ));
+        assert!(matches!(
+            merge_tokens(&features, &[grid(1, 2, 2)], &[2]),
+            Err(Error::Shape(_))
+        ));
+        assert!(matches!(
+            merge_tokens(&features, &[grid(1, 2, 4)], &[3]),
+            Err(Error::MergeSize { merge: 3, .. })
+        ));
+        assert!(matches!(
+            merge_tokens(&features, &[grid(2, 2, 2)], &[0]),
+            Err(Error::MergeSize { merge: 0, .. })
+        ));
+    }
 }
