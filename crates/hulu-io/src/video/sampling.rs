@@ -1,5 +1,6 @@
 //! Which frames or slices to keep: the reference's `numpy.linspace(0, n - 1, k)` truncated
-//! to integers, and its 1-frame-per-second rule for video.
+//! to integers, and its frames-per-second rule for video (FFmpeg's `fps` filter with
+//! `round=down`, then `linspace` down-sampling to `max_frames`).
 
 /// `k` indices spread evenly over `0..n`, as `numpy.linspace(0, n - 1, k).astype(int)`:
 /// `i * step` with `step = (n - 1) / (k - 1)`, the last value exactly `n - 1`, each truncated.
@@ -24,6 +25,92 @@ pub fn linspace_indices(n: usize, k: usize) -> Vec<usize> {
         .collect()
 }
 
+/// How to sample a video: the reference's `load_video(fps=1, max_frames=180)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VideoOptions {
+    /// Frames per second to keep (default 1). `None` keeps every frame, with timestamps spread
+    /// evenly over the duration as the reference does without an fps filter.
+    pub fps: Option<f64>,
+    /// Most frames to return (default 180); more are down-sampled with `linspace`.
+    pub max_frames: usize,
+}
+
+impl Default for VideoOptions {
+    fn default() -> Self {
+        VideoOptions {
+            fps: Some(1.0),
+            max_frames: 180,
+        }
+    }
+}
+
+/// One frame to keep: which decoded frame (display order) and the timestamp the reference
+/// gives it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pick {
+    /// Index of the frame in display order.
+    pub frame: usize,
+    /// Seconds.
+    pub timestamp: f64,
+}
+
+/// Chooses frames from presentation times `pts` (seconds, display order, ascending) of a
+/// stream that ends at `end` seconds (last pts plus its duration).
+///
+/// With `fps = Some(f)` this is FFmpeg's `fps=f:round=down` filter: output tick `n` (from
+/// `floor(pts[0] * f)` up to, not including, `floor(end * f)`) shows the last frame with
+/// `floor(pts * f) <= n`, stamped `pts[0] + (n - first) / f` as the reference's `arange`.
+/// At least one frame is kept for a non-empty stream. Then, if more than `max_frames`
+/// remain, `linspace` picks `max_frames` of them.
+pub fn pick_frames(pts: &[f64], end: f64, options: &VideoOptions) -> Vec<Pick> {
+    if pts.is_empty() {
+        return Vec::new();
+    }
+    let start = pts[0];
+    let picks: Vec<Pick> = match options.fps {
+        Some(f) if f > 0.0 && f.is_finite() => {
+            let first = (start * f).floor();
+            let last = (end * f).floor();
+            let ticks = ((last - first).max(1.0)) as usize;
+            let mut out = Vec::with_capacity(ticks.min(pts.len().max(1) * 2));
+            let mut frame = 0;
+            for n in 0..ticks {
+                let tick = first + n as f64;
+                while frame + 1 < pts.len() && (pts[frame + 1] * f).floor() <= tick {
+                    frame += 1;
+                }
+                out.push(Pick {
+                    frame,
+                    timestamp: start + n as f64 / f,
+                });
+            }
+            out
+        }
+        _ => {
+            let n = pts.len();
+            let span = end - start;
+            (0..n)
+                .map(|i| Pick {
+                    frame: i,
+                    timestamp: if n > 1 {
+                        start + span * i as f64 / (n - 1) as f64
+                    } else {
+                        start
+                    },
+                })
+                .collect()
+        }
+    };
+    if picks.len() > options.max_frames {
+        linspace_indices(picks.len(), options.max_frames)
+            .into_iter()
+            .map(|i| picks[i])
+            .collect()
+    } else {
+        picks
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -35,5 +122,34 @@ mod tests {
         assert_eq!(linspace_indices(5, 1), [0]);
         assert_eq!(linspace_indices(3, 5), [0, 0, 1, 1, 2]);
         assert!(linspace_indices(0, 4).is_empty());
+    }
+
+    #[test]
+    fn one_fps_takes_the_last_frame_of_each_second() {
+        // 25 fps for 5.28 s: FFmpeg's fps=1:round=down emits frames 24, 49, 74, 99, 124.
+        let pts: Vec<f64> = (0..132).map(|i| i as f64 / 25.0).collect();
+        let picks = pick_frames(&pts, 5.28, &VideoOptions::default());
+        let frames: Vec<usize> = picks.iter().map(|p| p.frame).collect();
+        assert_eq!(frames, [24, 49, 74, 99, 124]);
+        let ts: Vec<f64> = picks.iter().map(|p| p.timestamp).collect();
+        assert_eq!(ts, [0.0, 1.0, 2.0, 3.0, 4.0]);
+        // max_frames 3 keeps ticks 0, 2 and 4.
+        let few = pick_frames(
+            &pts,
+            5.28,
+            &VideoOptions {
+                max_frames: 3,
+                ..VideoOptions::default()
+            },
+        );
+        assert_eq!(
+            few.iter().map(|p| p.frame).collect::<Vec<_>>(),
+            [24, 74, 124]
+        );
+        // A clip shorter than a second still yields one frame.
+        assert_eq!(
+            pick_frames(&pts[..5], 0.2, &VideoOptions::default()).len(),
+            1
+        );
     }
 }
