@@ -153,17 +153,32 @@ fn mismatched_inputs_are_typed_errors() {
         encoder.encode(&short, &[grid], &[2]),
         Err(hulu_vision::Error::Shape(_))
     ));
-    let odd = PatchGrid { cols: 3, frames: 4, ..grid };
+    let odd = PatchGrid {
+        cols: 3,
+        frames: 4,
+        ..grid
+    };
     assert!(matches!(
         encoder.encode(&pixels, &[odd], &[2]),
         Err(hulu_vision::Error::Shape(_))
     ));
     assert!(encoder.encode(&pixels, &[grid], &[]).is_err());
-    assert_eq!(encoder.encode(&pixels, &[grid], &[2]).unwrap().size(), [12, 64]);
+    assert_eq!(
+        encoder.encode(&pixels, &[grid], &[2]).unwrap().size(),
+        [12, vcfg.hidden_size as i64]
+    );
 
-    let projector = Projector::load(&root.pp("mm_projector"), 64, config.hidden_size).unwrap();
-    let wrong = Tensor::zeros([3, 65], (Kind::Float, Device::Cpu));
-    assert!(matches!(projector.forward(&wrong), Err(hulu_vision::Error::Shape(_))));
+    let projector = Projector::load(
+        &root.pp("mm_projector"),
+        vcfg.hidden_size,
+        config.hidden_size,
+    )
+    .unwrap();
+    let wrong = Tensor::zeros([3, vcfg.hidden_size as i64 + 1], (Kind::Float, Device::Cpu));
+    assert!(matches!(
+        projector.forward(&wrong),
+        Err(hulu_vision::Error::Shape(_))
+    ));
 
     // A config that disagrees with the checkpoint names the key.
     let mut wide = vcfg.clone();

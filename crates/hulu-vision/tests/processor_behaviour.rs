@@ -24,15 +24,24 @@ fn grid(p: &ImageProcessor, visual: &Visual) -> (usize, usize, usize) {
 fn images_are_swapped_by_default_and_not_when_switched_off() {
     // 320 wide × 240 high, like us_rgb.png.
     let image = Visual::new(VisualKind::Image, vec![frame(320, 240, 0)]);
-    assert_eq!(grid(&processor(ProcessorOptions::default()), &image), (1, 23, 17));
+    assert_eq!(
+        grid(&processor(ProcessorOptions::default()), &image),
+        (1, 23, 17)
+    );
     let plain = processor(ProcessorOptions {
         swap_image_height_width: false,
         ..Default::default()
     });
     assert_eq!(grid(&plain, &image), (1, 17, 23));
     // Volumes and videos are never swapped: 240 high → 9 blocks of 2 patches.
-    let video = Visual::new(VisualKind::Video, vec![frame(320, 240, 1), frame(320, 240, 2)]);
-    assert_eq!(grid(&processor(ProcessorOptions::default()), &video), (2, 18, 22));
+    let video = Visual::new(
+        VisualKind::Video,
+        vec![frame(320, 240, 1), frame(320, 240, 2)],
+    );
+    assert_eq!(
+        grid(&processor(ProcessorOptions::default()), &video),
+        (2, 18, 22)
+    );
 }
 
 #[test]
@@ -45,7 +54,10 @@ fn every_input_of_a_call_shares_the_budget() {
     let b = Visual::new(VisualKind::Image, vec![frame(400, 600, 4)]);
     let alone = p.process(&[VisualInput::with_default_merge(&a)]).unwrap();
     let together = p
-        .process(&[VisualInput::with_default_merge(&a), VisualInput::with_default_merge(&b)])
+        .process(&[
+            VisualInput::with_default_merge(&a),
+            VisualInput::with_default_merge(&b),
+        ])
         .unwrap();
     assert!(alone.num_patches() <= 256);
     assert!(together.num_patches() <= 256, "{}", together.num_patches());
@@ -60,7 +72,9 @@ fn small_frames_grow_to_the_minimum() {
         ..Default::default()
     });
     let tiny = Visual::new(VisualKind::Image, vec![frame(10, 12, 5)]);
-    let out = p.process(&[VisualInput::with_default_merge(&tiny)]).unwrap();
+    let out = p
+        .process(&[VisualInput::with_default_merge(&tiny)])
+        .unwrap();
     assert!(out.num_patches() >= 64, "{}", out.num_patches());
 }
 
@@ -92,13 +106,18 @@ fn output_is_the_same_for_any_thread_count() {
 fn bad_inputs_are_typed_errors() {
     let p = processor(ProcessorOptions::default());
     let empty = Visual::new(VisualKind::Video, vec![]);
-    let err = p.process(&[VisualInput::with_default_merge(&empty)]).unwrap_err();
+    let err = p
+        .process(&[VisualInput::with_default_merge(&empty)])
+        .unwrap_err();
     assert!(matches!(err, Error::InvalidInput { index: 0, .. }), "{err}");
 
     let ok = Visual::new(VisualKind::Image, vec![frame(30, 30, 0)]);
     let mixed = Visual::new(VisualKind::Volume, vec![frame(30, 30, 0), frame(31, 30, 0)]);
     let err = p
-        .process(&[VisualInput::with_default_merge(&ok), VisualInput::with_default_merge(&mixed)])
+        .process(&[
+            VisualInput::with_default_merge(&ok),
+            VisualInput::with_default_merge(&mixed),
+        ])
         .unwrap_err();
     assert!(matches!(err, Error::InvalidInput { index: 1, .. }), "{err}");
 
@@ -111,14 +130,18 @@ fn bad_inputs_are_typed_errors() {
         data: vec![0; 10],
     };
     let lying = Visual::new(VisualKind::Image, vec![lying]);
-    let err = p.process(&[VisualInput::with_default_merge(&lying)]).unwrap_err();
+    let err = p
+        .process(&[VisualInput::with_default_merge(&lying)])
+        .unwrap_err();
     assert!(matches!(err, Error::InvalidInput { .. }), "{err}");
 
     let capped = processor(ProcessorOptions {
         max_output_bytes: 1000,
         ..Default::default()
     });
-    let err = capped.process(&[VisualInput::with_default_merge(&ok)]).unwrap_err();
+    let err = capped
+        .process(&[VisualInput::with_default_merge(&ok)])
+        .unwrap_err();
     assert!(matches!(err, Error::TooLarge { .. }), "{err}");
 }
 
@@ -128,10 +151,16 @@ fn unsupported_settings_are_refused() {
         resample: 2,
         ..Default::default()
     };
-    assert!(matches!(ImageProcessor::new(&config), Err(Error::Config(_))));
+    assert!(matches!(
+        ImageProcessor::new(&config),
+        Err(Error::Config(_))
+    ));
     let config = PreprocessorConfig {
         patch_size: 0,
         ..Default::default()
     };
-    assert!(matches!(ImageProcessor::new(&config), Err(Error::Config(_))));
+    assert!(matches!(
+        ImageProcessor::new(&config),
+        Err(Error::Config(_))
+    ));
 }

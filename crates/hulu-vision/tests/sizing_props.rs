@@ -20,7 +20,11 @@ fn regime() -> impl Strategy<Value = (usize, usize, SizingRule)> {
             let other = (side / ratio).max(1);
             let (h, w) = if tall { (side, other) } else { (other, side) };
             let max_tokens = min_tokens * 9 * frames + spare * frames;
-            Just((h, w, SizingRule::new(14, merge, min_tokens, max_tokens, frames)))
+            Just((
+                h,
+                w,
+                SizingRule::new(14, merge, min_tokens, max_tokens, frames),
+            ))
         })
 }
 

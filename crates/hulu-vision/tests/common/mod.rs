@@ -1,10 +1,9 @@
 //! Builds the visual inputs of a fixture case from its `sources`, as the fixtures README
 //! describes: PNGs decoded to RGB, video frames picked from `us_cine.safetensors`, NIfTI
-//! slices min-max scaled to 8 bits.
+//! slices read by `hulu_io::nifti` and min-max scaled to 8 bits.
 
-pub mod nifti;
-
-use hulu_io::{RgbFrame, Visual, VisualKind};
+use hulu_io::nifti::{SliceAxis, SliceOptions};
+use hulu_io::{NiftiVolume, RgbFrame, Visual, VisualKind};
 use hulu_testkit::{fixtures_root, Case, TensorFile};
 use serde_json::Value;
 
@@ -59,30 +58,27 @@ fn source_visual(source: &Value) -> Visual {
                 source["window"].is_null(),
                 "windowed NIfTI sources are not covered by this helper"
             );
-            let volume = nifti::Volume::read(&path);
-            let axis = source["axis"].as_u64().expect("slice axis") as usize;
-            let frames = indices(&source["slice_indices"])
-                .into_iter()
-                .map(|k| {
-                    let (rows, cols, values) = volume.slice(axis, k);
-                    RgbFrame::from_grey(cols, rows, &min_max_u8(&values)).unwrap()
+            let volume = NiftiVolume::open(&path).unwrap();
+            let axis = SliceAxis::Index(source["axis"].as_u64().expect("slice axis") as usize);
+            let picked = indices(&source["slice_indices"]);
+            let frames: Vec<RgbFrame> = picked
+                .iter()
+                .map(|&k| {
+                    let slice = volume.slice(axis, k, 0).unwrap();
+                    let grey = slice.to_u8(None).unwrap();
+                    RgbFrame::from_grey(slice.width, slice.height, &grey).unwrap()
                 })
                 .collect();
-            Visual::new(VisualKind::Volume, frames)
+            let visual = Visual::new(VisualKind::Volume, frames);
+            // The loader's own slice choice (linspace over the axis) picks the same slices.
+            let options = SliceOptions {
+                axis,
+                count: Some(picked.len()),
+                ..SliceOptions::default()
+            };
+            assert_eq!(volume.slices(&options).unwrap(), visual);
+            visual
         }
         other => panic!("unknown source kind {other}"),
     }
-}
-
-/// Per-slice min-max to 0..255, truncating; a constant slice becomes zeros.
-pub fn min_max_u8(values: &[f64]) -> Vec<u8> {
-    let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    if hi <= lo {
-        return vec![0; values.len()];
-    }
-    values
-        .iter()
-        .map(|&v| ((v - lo) / (hi - lo) * 255.0) as u8)
-        .collect()
 }
