@@ -38,6 +38,18 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
+    /// Write an int16 NIfTI-1 phantom volume (input for `hulu bench`).
+    SynthVolume {
+        /// Output `.nii` file.
+        #[arg(long)]
+        out: PathBuf,
+        /// Slices (third axis).
+        #[arg(long, default_value_t = 180)]
+        slices: usize,
+        /// Width and height of each slice.
+        #[arg(long, default_value_t = 512)]
+        size: usize,
+    },
 }
 
 fn main() -> Result<()> {
@@ -51,6 +63,14 @@ fn main() -> Result<()> {
             let dir = commands::synth::synth(&preset, &out, &default_model_dir(), seed)?;
             println!("wrote {preset} to {}", dir.display());
             commands::info::run(&dir)
+        }
+        Command::SynthVolume { out, slices, size } => {
+            commands::volume::write(&out, size, size, slices)?;
+            println!(
+                "wrote {size}x{size}x{slices} int16 volume to {}",
+                out.display()
+            );
+            Ok(())
         }
     }
 }
