@@ -149,7 +149,7 @@ impl ImageProcessor {
                 config.resample
             )));
         }
-        if config.do_normalize && config.image_std.iter().any(|&s| s == 0.0) {
+        if config.do_normalize && config.image_std.contains(&0.0) {
             return Err(Error::Config("image_std has a zero entry".into()));
         }
         let normalizer = Normalizer::new(
