@@ -9,6 +9,20 @@ use hulu_model::{
 };
 use hulu_testkit::{cases, Case};
 
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
+
+/// Each model's tokenizer, loaded once for all cases (loading takes a while in debug builds).
+fn tokenizer_for(dir: &PathBuf) -> Tokenizer {
+    static CACHE: OnceLock<Mutex<HashMap<PathBuf, Tokenizer>>> = OnceLock::new();
+    let mut cache = CACHE.get_or_init(Default::default).lock().unwrap();
+    cache
+        .entry(dir.clone())
+        .or_insert_with(|| Tokenizer::from_dir(dir).unwrap())
+        .clone()
+}
+
 /// The case's visual grids and merge factors (empty for text-only cases).
 fn grids(case: &Case) -> (Vec<PatchGrid>, Vec<usize>) {
     let tensors = case.tensors();
@@ -37,7 +51,7 @@ fn grids(case: &Case) -> (Vec<PatchGrid>, Vec<usize>) {
 fn input_ids_match_every_case() {
     for case in cases() {
         let template = ChatTemplate::from_dir(&case.model_dir).unwrap();
-        let tokenizer = Tokenizer::from_dir(&case.model_dir).unwrap();
+        let tokenizer = tokenizer_for(&case.model_dir);
         let image_id = image_token_id(&case.model_dir).unwrap();
         assert_eq!(
             i64::from(image_id),
@@ -76,7 +90,7 @@ fn input_ids_match_every_case() {
 fn placeholder_and_frame_count_mismatches_are_typed_errors() {
     for case in cases().into_iter().filter(Case::has_visual) {
         println!("{}", case.label());
-        let tokenizer = Tokenizer::from_dir(&case.model_dir).unwrap();
+        let tokenizer = tokenizer_for(&case.model_dir);
         let image_id = image_token_id(&case.model_dir).unwrap();
         let ids = tokenizer
             .encode(case.json["prompt"].as_str().unwrap())

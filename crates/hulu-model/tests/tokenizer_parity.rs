@@ -3,6 +3,7 @@
 //! real Qwen3 tokenizer plus Hulu-Med's three added tokens).
 
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
 use hulu_model::Tokenizer;
 use hulu_testkit::models;
@@ -19,6 +20,20 @@ fn json_and_vocab_dirs() -> (PathBuf, PathBuf) {
         .find(|d| !d.join("tokenizer.json").is_file() && d.join("vocab.json").is_file())
         .expect("a fixture model with vocab.json + merges.txt only");
     (json.clone(), vocab.clone())
+}
+
+/// Both tokenizers, loaded once: (from tokenizer.json, from vocab + merges).
+fn tokenizers() -> &'static (Tokenizer, Tokenizer) {
+    static PAIR: OnceLock<(Tokenizer, Tokenizer)> = OnceLock::new();
+    PAIR.get_or_init(|| {
+        let (json_dir, vocab_dir) = json_and_vocab_dirs();
+        println!("tokenizer.json: {}", json_dir.display());
+        println!("vocab + merges: {}", vocab_dir.display());
+        (
+            Tokenizer::from_dir(&json_dir).unwrap(),
+            Tokenizer::from_dir(&vocab_dir).unwrap(),
+        )
+    })
 }
 
 /// Medical, multilingual, emoji, whitespace, numbers, code and special-token text.
@@ -55,11 +70,7 @@ const CORPUS: &[&str] = &[
 
 #[test]
 fn vocab_files_match_tokenizer_json_on_corpus() {
-    let (json_dir, vocab_dir) = json_and_vocab_dirs();
-    println!("tokenizer.json: {}", json_dir.display());
-    println!("vocab + merges: {}", vocab_dir.display());
-    let from_json = Tokenizer::from_dir(&json_dir).unwrap();
-    let from_vocab = Tokenizer::from_dir(&vocab_dir).unwrap();
+    let (from_json, from_vocab) = tokenizers();
     assert_eq!(from_json.vocab_size(), from_vocab.vocab_size());
 
     for text in CORPUS {
@@ -84,9 +95,7 @@ fn vocab_files_match_tokenizer_json_on_corpus() {
 
 #[test]
 fn added_tokens_have_the_same_ids_and_flags() {
-    let (json_dir, vocab_dir) = json_and_vocab_dirs();
-    let from_json = Tokenizer::from_dir(&json_dir).unwrap();
-    let from_vocab = Tokenizer::from_dir(&vocab_dir).unwrap();
+    let (from_json, from_vocab) = tokenizers();
     let first_added = from_json.token_to_id("<|endoftext|>").unwrap();
     for id in first_added..from_json.vocab_size() as u32 {
         let token = from_json.id_to_token(id).unwrap();
@@ -119,8 +128,7 @@ fn added_tokens_have_the_same_ids_and_flags() {
 
 #[test]
 fn no_bos_is_added_and_special_tokens_are_skipped_on_request() {
-    let (_, vocab_dir) = json_and_vocab_dirs();
-    let tok = Tokenizer::from_dir(&vocab_dir).unwrap();
+    let (_, tok) = tokenizers();
     let ids = tok.encode("<|im_start|>user\nhi<|im_end|>").unwrap();
     assert_eq!(ids[0], tok.token_to_id("<|im_start|>").unwrap());
     assert_eq!(*ids.last().unwrap(), tok.token_to_id("<|im_end|>").unwrap());
@@ -130,8 +138,7 @@ fn no_bos_is_added_and_special_tokens_are_skipped_on_request() {
 
 #[test]
 fn unknown_ids_and_missing_files_are_typed_errors() {
-    let (_, vocab_dir) = json_and_vocab_dirs();
-    let tok = Tokenizer::from_dir(&vocab_dir).unwrap();
+    let (_, tok) = tokenizers();
     let beyond = tok.vocab_size() as u32;
     assert!(matches!(
         tok.decode(&[1, beyond], false),
@@ -147,9 +154,7 @@ fn unknown_ids_and_missing_files_are_typed_errors() {
 
 #[test]
 fn nfc_normalisation_applies() {
-    let (json_dir, vocab_dir) = json_and_vocab_dirs();
-    let from_json = Tokenizer::from_dir(&json_dir).unwrap();
-    let from_vocab = Tokenizer::from_dir(&vocab_dir).unwrap();
+    let (from_json, from_vocab) = tokenizers();
     // "é" written as e + combining acute encodes like the precomposed character.
     let decomposed = "caf\u{65}\u{301}";
     let composed = "caf\u{e9}";
