@@ -12,6 +12,7 @@ mkdir -p "$dest"
 
 declare -A sums=(
   [carphone_pristine.mp4]=1c4add7838b07b4d65ad9d66e9491758c7dbb6c717490db4b79ecf9ff82bab28
+  [carphone_distorted.mp4]=46051a3b9060599d75306f682af91927f33e23b68d14c15c0978e1f0572ec05e
   [bigbuckbunny.mp4]=f25b31f155970c46300934bda4a76cd2f581acab45c49762832ffdfddbcf9fdd
 )
 

@@ -19,6 +19,7 @@ pub mod dicom;
 mod error;
 pub mod grid;
 pub mod limits;
+pub mod image;
 pub mod nifti;
 pub mod visual;
 pub mod video;

@@ -98,13 +98,47 @@ pub fn minmax_to_u8(values: &[f32], window: Option<Window>) -> Result<Vec<u8>> {
             hi = v;
         }
     }
-    if !(hi > lo) || !(hi - lo).is_finite() {
+    // Also catches an all-NaN slice (lo and hi stay infinite) and infinite values.
+    let range = hi - lo;
+    if range.is_nan() || range <= 0.0 || range.is_infinite() {
         return Ok(vec![0; values.len()]);
     }
-    let range = hi - lo;
     // `as u8` truncates toward zero and maps NaN to 0, like numpy's astype(uint8) here.
     Ok(values
         .iter()
         .map(|&v| ((clip(v) - lo) / range * 255.0) as u8)
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minmax_truncates_and_constant_slices_are_zero() {
+        // (v - 0) / 3 * 255: 0, 85, 170, 255 exactly; 1.5 → 127.5 truncates to 127.
+        assert_eq!(
+            minmax_to_u8(&[0.0, 1.0, 2.0, 3.0, 1.5], None).unwrap(),
+            [0, 85, 170, 255, 127]
+        );
+        assert_eq!(minmax_to_u8(&[7.0; 4], None).unwrap(), [0; 4]);
+        assert_eq!(minmax_to_u8(&[f32::NAN; 3], None).unwrap(), [0; 3]);
+        assert_eq!(
+            minmax_to_u8(&[f32::NAN, 0.0, 2.0], None).unwrap(),
+            [0, 0, 255]
+        );
+    }
+
+    #[test]
+    fn window_clips_before_the_minmax() {
+        // Lung window: -1350..150 HU. -2000 clips to -1350 (0), 1000 clips to 150 (255).
+        let v = [-2000.0, -1350.0, -600.0, 150.0, 1000.0];
+        assert_eq!(
+            minmax_to_u8(&v, Some(Window::LUNG)).unwrap(),
+            [0, 0, 127, 255, 255]
+        );
+        assert!(minmax_to_u8(&v, Some(Window::new(0.0, 0.0))).is_err());
+        assert_eq!(Window::preset("Soft Tissue").unwrap(), Window::MEDIASTINUM);
+        assert!(Window::preset("kidney").is_err());
+    }
 }
