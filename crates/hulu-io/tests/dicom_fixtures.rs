@@ -1,9 +1,7 @@
 //! Golden tests: every DICOM file and series under `fixtures/io/dicom/` against what pydicom
 //! read from it (`<file>.json`, `<file>.safetensors`).
 
-use hulu_io::dicom::{
-    DicomFile, DicomRender, DicomSeries, DicomWindow, MixedOrientation, Samples,
-};
+use hulu_io::dicom::{DicomFile, DicomRender, DicomSeries, DicomWindow, MixedOrientation, Samples};
 use hulu_io::{Error, Limits, VisualKind};
 use hulu_testkit::{fixtures_root, io_files, TensorFile};
 use serde_json::Value;
@@ -36,7 +34,8 @@ fn opt_f64(v: &Value) -> Option<f64> {
 }
 
 fn opt_vec(v: &Value) -> Option<Vec<f64>> {
-    v.as_array().map(|a| a.iter().map(|x| x.as_f64().unwrap()).collect())
+    v.as_array()
+        .map(|a| a.iter().map(|x| x.as_f64().unwrap()).collect())
 }
 
 /// pydicom's single value or list, as a list.
@@ -54,7 +53,11 @@ fn close(a: f64, b: f64) -> bool {
 
 fn check_metadata(label: &str, file: &DicomFile, j: &Value) {
     let i = file.info();
-    assert_eq!(i.transfer_syntax, j["transfer_syntax"].as_str().unwrap(), "{label}");
+    assert_eq!(
+        i.transfer_syntax,
+        j["transfer_syntax"].as_str().unwrap(),
+        "{label}"
+    );
     assert_eq!(i.modality.as_deref(), j["Modality"].as_str(), "{label}");
     assert_eq!(i.rows as f64, j["Rows"].as_f64().unwrap(), "{label}");
     assert_eq!(i.columns as f64, j["Columns"].as_f64().unwrap(), "{label}");
@@ -63,29 +66,62 @@ fn check_metadata(label: &str, file: &DicomFile, j: &Value) {
         opt_f64(&j["NumberOfFrames"]),
         "{label}"
     );
-    assert_eq!(i.samples_per_pixel as f64, j["SamplesPerPixel"].as_f64().unwrap(), "{label}");
-    assert_eq!(i.photometric.as_str(), j["PhotometricInterpretation"].as_str().unwrap(), "{label}");
-    assert_eq!(f64::from(i.bits_allocated), j["BitsAllocated"].as_f64().unwrap(), "{label}");
-    assert_eq!(f64::from(i.bits_stored), j["BitsStored"].as_f64().unwrap(), "{label}");
-    assert_eq!(i.signed, j["PixelRepresentation"].as_f64() == Some(1.0), "{label}");
+    assert_eq!(
+        i.samples_per_pixel as f64,
+        j["SamplesPerPixel"].as_f64().unwrap(),
+        "{label}"
+    );
+    assert_eq!(
+        i.photometric.as_str(),
+        j["PhotometricInterpretation"].as_str().unwrap(),
+        "{label}"
+    );
+    assert_eq!(
+        f64::from(i.bits_allocated),
+        j["BitsAllocated"].as_f64().unwrap(),
+        "{label}"
+    );
+    assert_eq!(
+        f64::from(i.bits_stored),
+        j["BitsStored"].as_f64().unwrap(),
+        "{label}"
+    );
+    assert_eq!(
+        i.signed,
+        j["PixelRepresentation"].as_f64() == Some(1.0),
+        "{label}"
+    );
     assert_eq!(
         i.planar_configuration.map(f64::from),
         opt_f64(&j["PlanarConfiguration"]),
         "{label}"
     );
     assert_eq!(i.rescale_slope, opt_f64(&j["RescaleSlope"]), "{label}");
-    assert_eq!(i.rescale_intercept, opt_f64(&j["RescaleIntercept"]), "{label}");
+    assert_eq!(
+        i.rescale_intercept,
+        opt_f64(&j["RescaleIntercept"]),
+        "{label}"
+    );
     assert_eq!(i.window_center, multi(&j["WindowCenter"]), "{label}");
     assert_eq!(i.window_width, multi(&j["WindowWidth"]), "{label}");
     let vecs = [
-        (i.image_position.map(|v| v.to_vec()), &j["ImagePositionPatient"]),
-        (i.image_orientation.map(|v| v.to_vec()), &j["ImageOrientationPatient"]),
+        (
+            i.image_position.map(|v| v.to_vec()),
+            &j["ImagePositionPatient"],
+        ),
+        (
+            i.image_orientation.map(|v| v.to_vec()),
+            &j["ImageOrientationPatient"],
+        ),
         (i.pixel_spacing.map(|v| v.to_vec()), &j["PixelSpacing"]),
     ];
     for (ours, theirs) in vecs {
         match (ours, opt_vec(theirs)) {
             (Some(a), Some(b)) => {
-                assert!(a.len() == b.len() && a.iter().zip(&b).all(|(x, y)| close(*x, *y)), "{label}: {a:?} vs {b:?}")
+                assert!(
+                    a.len() == b.len() && a.iter().zip(&b).all(|(x, y)| close(*x, *y)),
+                    "{label}: {a:?} vs {b:?}"
+                )
             }
             // pydicom reads top-level attributes only; we also read the shared functional
             // groups of enhanced multi-frame objects (liver_1frame.dcm, a SEG).
@@ -96,9 +132,17 @@ fn check_metadata(label: &str, file: &DicomFile, j: &Value) {
     if j["SliceThickness"].is_number() {
         assert_eq!(i.slice_thickness, opt_f64(&j["SliceThickness"]), "{label}");
     }
-    assert_eq!(i.instance_number.map(|n| n as f64), opt_f64(&j["InstanceNumber"]), "{label}");
+    assert_eq!(
+        i.instance_number.map(|n| n as f64),
+        opt_f64(&j["InstanceNumber"]),
+        "{label}"
+    );
     assert_eq!(i.frame_time_ms, opt_f64(&j["FrameTime"]), "{label}");
-    assert_eq!(i.series_instance_uid.as_deref(), j["SeriesInstanceUID"].as_str(), "{label}");
+    assert_eq!(
+        i.series_instance_uid.as_deref(),
+        j["SeriesInstanceUID"].as_str(),
+        "{label}"
+    );
 }
 
 fn samples_dtype(s: &Samples) -> &'static str {
@@ -115,7 +159,11 @@ fn samples_dtype(s: &Samples) -> &'static str {
 #[test]
 fn every_dicom_file_matches_pydicom() {
     let files = io_files("dicom", ".dcm");
-    assert!(files.len() >= 20, "expected the DICOM fixtures, found {}", files.len());
+    assert!(
+        files.len() >= 20,
+        "expected the DICOM fixtures, found {}",
+        files.len()
+    );
     let limits = Limits::default();
     for path in files {
         let label = path.file_name().unwrap().to_string_lossy().into_owned();
@@ -145,7 +193,10 @@ fn every_dicom_file_matches_pydicom() {
         if file.info().transfer_syntax == "1.2.840.10008.1.2.4.51" && file.info().bits_stored > 8 {
             // Known gap: 12-bit lossy JPEG, which pydicom decodes, is refused with a typed error.
             let e = file.decode().expect_err(&label);
-            assert!(matches!(e, Error::DicomPixels { ref reason, .. } if reason.contains("12-bit")), "{e}");
+            assert!(
+                matches!(e, Error::DicomPixels { ref reason, .. } if reason.contains("12-bit")),
+                "{e}"
+            );
             println!("{label}: refused (12-bit lossy JPEG): {e}");
             continue;
         }
@@ -161,11 +212,18 @@ fn every_dicom_file_matches_pydicom() {
         );
         assert_eq!(ours.len(), expected.len(), "{label}: sample count");
         if is_lossy(&file.info().transfer_syntax) {
-            let diffs: Vec<i64> = ours.iter().zip(&expected).map(|(a, b)| (a - b).abs()).collect();
+            let diffs: Vec<i64> = ours
+                .iter()
+                .zip(&expected)
+                .map(|(a, b)| (a - b).abs())
+                .collect();
             let max = *diffs.iter().max().unwrap();
             let mean = diffs.iter().sum::<i64>() as f64 / diffs.len() as f64;
             println!("{label}: lossy, max |diff| {max}, mean {mean:.4}");
-            assert!(max <= LOSSY_MAX_ABS && mean <= LOSSY_MEAN_ABS, "{label}: max {max} mean {mean}");
+            assert!(
+                max <= LOSSY_MAX_ABS && mean <= LOSSY_MEAN_ABS,
+                "{label}: max {max} mean {mean}"
+            );
         } else {
             assert_eq!(ours, expected, "{label}: stored values");
             println!("{label}: stored values exact");
@@ -173,13 +231,20 @@ fn every_dicom_file_matches_pydicom() {
         if tensors.has("modality") {
             let want = tensors.get("modality").f32();
             let got = image.modality().expect("grey image has modality values");
-            let worst = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+            let worst = got
+                .iter()
+                .zip(&want)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0f32, f32::max);
             assert!(worst <= 1e-4, "{label}: modality off by {worst}");
             println!("  modality within {worst:e}");
         }
         // Every file renders to 8-bit frames of its size.
         let frame = image.rgb_frame(0, &DicomWindow::Auto).unwrap();
-        assert_eq!((frame.width, frame.height), (file.info().columns, file.info().rows));
+        assert_eq!(
+            (frame.width, frame.height),
+            (file.info().columns, file.info().rows)
+        );
     }
 }
 
@@ -196,11 +261,14 @@ fn both_series_sort_like_pydicom_and_stack_to_its_volume() {
         let name = j["series"].as_str().unwrap();
         println!("series {name}");
         let dir = root.join(name);
-        let s = DicomSeries::open_dir(&dir, MixedOrientation::OwnNormal, &Limits::default())
-            .unwrap();
+        let s =
+            DicomSeries::open_dir(&dir, MixedOrientation::OwnNormal, &Limits::default()).unwrap();
         // The default refuses a series whose slices are not parallel, with a clear error.
         let first = s.slices[0].info().image_orientation.unwrap();
-        let mixed = s.slices.iter().any(|f| f.info().image_orientation != Some(first));
+        let mixed = s
+            .slices
+            .iter()
+            .any(|f| f.info().image_orientation != Some(first));
         match DicomSeries::open_dir(&dir, MixedOrientation::Reject, &Limits::default()) {
             Err(Error::DicomSeries { reason, .. }) if mixed => {
                 assert!(reason.contains("mixes orientations"), "{reason}");
@@ -221,15 +289,28 @@ fn both_series_sort_like_pydicom_and_stack_to_its_volume() {
             .map(|v| v.as_str().unwrap().to_string())
             .collect();
         assert_eq!(order, want, "{name}: order");
-        for (a, b) in s.positions.iter().zip(opt_vec(&j["positions_along_normal"]).unwrap()) {
+        for (a, b) in s
+            .positions
+            .iter()
+            .zip(opt_vec(&j["positions_along_normal"]).unwrap())
+        {
             assert!((a - b).abs() < 1e-6, "{name}: position {a} vs {b}");
         }
         let vol = s.volume(&Limits::default()).unwrap();
         let want = TensorFile::open(&json_path.with_extension("safetensors")).get("volume");
         assert_eq!(want.shape, [s.len(), 16, 16]);
-        let worst = vol.iter().zip(want.f32()).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        let worst = vol
+            .iter()
+            .zip(want.f32())
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
         assert!(worst <= 1e-4, "{name}: volume off by {worst}");
-        let v = s.to_visual(&DicomRender { max_frames: Some(3), ..Default::default() }).unwrap();
+        let v = s
+            .to_visual(&DicomRender {
+                max_frames: Some(3),
+                ..Default::default()
+            })
+            .unwrap();
         assert_eq!((v.kind, v.frames.len()), (VisualKind::Volume, 3));
     }
 }

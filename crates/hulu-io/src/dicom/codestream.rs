@@ -69,7 +69,9 @@ fn j2k_size(b: &[u8]) -> Result<(u32, u32), String> {
     let (xo, yo) = (be32(b, 16).ok_or_else(cut)?, be32(b, 20).ok_or_else(cut)?);
     match (x.checked_sub(xo), y.checked_sub(yo)) {
         (Some(w), Some(h)) => Ok((w, h)),
-        _ => Err(format!("JPEG 2000 SIZ: offset beyond the image ({x}x{y} at {xo},{yo})")),
+        _ => Err(format!(
+            "JPEG 2000 SIZ: offset beyond the image ({x}x{y} at {xo},{yo})"
+        )),
     }
 }
 

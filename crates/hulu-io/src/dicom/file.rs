@@ -12,7 +12,7 @@ use dicom_pixeldata::PixelDecoder;
 use super::image::{Colour, DicomImage, Palette};
 use super::info::{DicomInfo, Photometric};
 use super::pixels::{self, Samples};
-use super::{codestream, guard};
+use super::{codestream, guard, rle};
 use crate::{Error, Limits, Result};
 
 /// Transfer syntaxes whose pixel data is stored as plain samples (no codec).
@@ -23,7 +23,7 @@ fn is_native(transfer_syntax: &str) -> bool {
     )
 }
 
-/// RLE Lossless: decoded by a codec, but colour stays in the file's photometric space.
+/// RLE Lossless: decoded by [`rle`]; colour stays in the file's photometric space.
 const RLE: &str = "1.2.840.10008.1.2.5";
 /// JPEG Extended (processes 2 and 4): 12-bit lossy JPEG.
 const JPEG_EXTENDED: &str = "1.2.840.10008.1.2.4.51";
@@ -54,7 +54,10 @@ impl DicomFile {
         if len > limits.max_bytes as u64 {
             return Err(Error::TooLarge {
                 what: path.display().to_string(),
-                reason: format!("file of {len} bytes exceeds the {} byte budget", limits.max_bytes),
+                reason: format!(
+                    "file of {len} bytes exceeds the {} byte budget",
+                    limits.max_bytes
+                ),
             });
         }
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
@@ -66,7 +69,11 @@ impl DicomFile {
         if bytes.len() > limits.max_bytes {
             return Err(Error::TooLarge {
                 what: "<memory>".into(),
-                reason: format!("{} bytes exceed the {} byte budget", bytes.len(), limits.max_bytes),
+                reason: format!(
+                    "{} bytes exceed the {} byte budget",
+                    bytes.len(),
+                    limits.max_bytes
+                ),
             });
         }
         Self::parse(PathBuf::from("<memory>"), bytes, limits)
@@ -129,7 +136,9 @@ impl DicomFile {
     /// the decoded size against the limits first. Colour comes out as RGB (YBR converted,
     /// as pydicom does); palette images keep their indices and carry the palette.
     pub fn decode_frames(&self, frames: &[usize]) -> Result<DicomImage> {
-        let _span = tracing::info_span!("dicom_decode", path = %self.path.display(), frames = frames.len()).entered();
+        let _span =
+            tracing::info_span!("dicom_decode", path = %self.path.display(), frames = frames.len())
+                .entered();
         let info = &self.info;
         let pixels_err = |reason: String| Error::DicomPixels {
             path: self.path.clone(),
@@ -147,11 +156,8 @@ impl DicomFile {
         let frame_pixels = info.rows * info.columns;
         let bytes_per_sample = pixels::sample_bytes(info.bits_allocated);
         self.limits.check_frames(&what, frames.len())?;
-        self.limits.check_bytes(
-            &what,
-            &[frames.len().max(n), frame_pixels, spp],
-            bytes_per_sample,
-        )?;
+        self.limits
+            .check_bytes(&what, &[frames.len(), frame_pixels, spp], bytes_per_sample)?;
         if !matches!(info.bits_allocated, 1 | 8 | 16 | 32) {
             return Err(pixels_err(format!(
                 "Bits Allocated {} is not supported",
@@ -161,10 +167,12 @@ impl DicomFile {
         let ts = info.transfer_syntax.as_str();
         let (mut stored, mut colour) = if is_native(ts) {
             self.native_frames(frames).map_err(pixels_err)?
+        } else if ts == RLE {
+            self.rle_frames(frames).map_err(pixels_err)?
         } else {
             self.codec_frames(frames).map_err(pixels_err)?
         };
-        if spp > 1 && info.planar_configuration == Some(1) && (is_native(ts) || ts == RLE) {
+        if spp > 1 && info.planar_configuration == Some(1) && is_native(ts) {
             stored.interleave_planes(frame_pixels, spp);
         }
         if colour == Colour::YbrFull {
@@ -236,7 +244,10 @@ impl DicomFile {
             let frame_bytes = frame_pixels * 2;
             let need = frame_bytes * info.frames();
             if raw.len() < need {
-                return Err(format!("{} bytes of pixel data, expected {need}", raw.len()));
+                return Err(format!(
+                    "{} bytes of pixel data, expected {need}",
+                    raw.len()
+                ));
             }
             let mut out = Vec::with_capacity(frames.len() * frame_samples);
             for &f in frames {
@@ -250,7 +261,10 @@ impl DicomFile {
         let frame_bytes = frame_samples * usize::from(info.bits_allocated / 8);
         let need = frame_bytes * info.frames();
         if raw.len() < need {
-            return Err(format!("{} bytes of pixel data, expected {need}", raw.len()));
+            return Err(format!(
+                "{} bytes of pixel data, expected {need}",
+                raw.len()
+            ));
         }
         let selected: Cow<[u8]> = if frames.iter().copied().eq(0..info.frames()) {
             Cow::Borrowed(&raw[..need])
@@ -265,6 +279,38 @@ impl DicomFile {
         };
         Ok((
             pixels::unpack(&selected, info, frame_samples * frames.len())?,
+            colour,
+        ))
+    }
+
+    /// Frames of RLE Lossless pixel data: one fragment per frame.
+    fn rle_frames(&self, frames: &[usize]) -> std::result::Result<(Samples, Colour), String> {
+        let info = &self.info;
+        let colour = self.stored_colour()?;
+        let element = self.obj.get(tags::PIXEL_DATA).ok_or("no pixel data")?;
+        let fragments = element
+            .value()
+            .fragments()
+            .ok_or("RLE transfer syntax with native pixel data")?;
+        if fragments.len() != info.frames() {
+            return Err(format!(
+                "RLE pixel data has {} fragments for {} frames",
+                fragments.len(),
+                info.frames()
+            ));
+        }
+        if info.bits_allocated == 1 {
+            return Err("RLE with 1-bit samples is not supported".into());
+        }
+        let pixels = info.rows * info.columns;
+        let spp = info.samples_per_pixel;
+        let bps = pixels::sample_bytes(info.bits_allocated);
+        let mut raw = Vec::with_capacity(frames.len() * pixels * spp * bps);
+        for &f in frames {
+            rle::decode_frame(&fragments[f], pixels, spp, bps, &mut raw)?;
+        }
+        Ok((
+            pixels::unpack(&raw, info, frames.len() * pixels * spp)?,
             colour,
         ))
     }
@@ -299,10 +345,7 @@ impl DicomFile {
         let frame_samples = info.rows * info.columns * info.samples_per_pixel;
         let frame_bytes = frame_samples * pixels::sample_bytes(info.bits_allocated);
         let decoded: Vec<u8> = if frames.iter().copied().eq(0..info.frames()) {
-            let d = self
-                .obj
-                .decode_pixel_data()
-                .map_err(|e| error_chain(&e))?;
+            let d = self.obj.decode_pixel_data().map_err(|e| error_chain(&e))?;
             d.into_data()
         } else {
             let mut out = Vec::with_capacity(frames.len() * frame_bytes);
@@ -312,12 +355,15 @@ impl DicomFile {
                     .decode_pixel_data_frame(f as u32)
                     .map_err(|e| error_chain(&e))?;
                 out.extend_from_slice(d.data().get(..frame_bytes).ok_or_else(|| {
-                    format!("frame {f} decoded to {} bytes, expected {frame_bytes}", d.data().len())
+                    format!(
+                        "frame {f} decoded to {} bytes, expected {frame_bytes}",
+                        d.data().len()
+                    )
                 })?);
             }
             out
         };
-        if info.samples_per_pixel == 3 && info.transfer_syntax != RLE {
+        if info.samples_per_pixel == 3 {
             // The JPEG family codecs convert YCbCr to RGB themselves.
             colour = Colour::Rgb;
         }

@@ -93,7 +93,9 @@ pub(crate) fn file_layout(bytes: &[u8]) -> Result<Layout, String> {
     while pos + 8 <= bytes.len() && enc.u16(bytes, pos) == 0x0002 {
         let (header, len) = element_header(bytes, pos, enc)?;
         if len == UNDEFINED {
-            return Err(format!("file meta element at byte {pos} has an undefined length"));
+            return Err(format!(
+                "file meta element at byte {pos} has an undefined length"
+            ));
         }
         let start = pos + header;
         let end = start
@@ -104,7 +106,10 @@ pub(crate) fn file_layout(bytes: &[u8]) -> Result<Layout, String> {
             })?;
         if enc.u16(bytes, pos + 2) == 0x0010 {
             let uid = String::from_utf8_lossy(&bytes[start..end]);
-            transfer_syntax = Some(uid.trim_matches(|c: char| c == '\0' || c == ' ').to_string());
+            transfer_syntax = Some(
+                uid.trim_matches(|c: char| c == '\0' || c == ' ')
+                    .to_string(),
+            );
         }
         pos = end;
     }
@@ -141,13 +146,33 @@ fn element_header(b: &[u8], pos: usize, enc: Encoding) -> Result<(usize, u32), S
     if !enc.explicit {
         return Ok((8, enc.u32(b, pos + 4)));
     }
-    let vr = &b[pos + 4..pos + 6];
-    let long = matches!(
-        vr,
-        b"OB" | b"OD" | b"OF" | b"OL" | b"OV" | b"OW" | b"SQ" | b"SV" | b"UC" | b"UN" | b"UR"
-            | b"UT" | b"UV"
+    // As the parser does: these VRs have a 16-bit length, every other one (including an
+    // unknown VR, read as UN) has 2 reserved bytes and a 32-bit length.
+    let short = matches!(
+        &b[pos + 4..pos + 6],
+        b"AE"
+            | b"AS"
+            | b"AT"
+            | b"CS"
+            | b"DA"
+            | b"DS"
+            | b"DT"
+            | b"FL"
+            | b"FD"
+            | b"IS"
+            | b"LO"
+            | b"LT"
+            | b"PN"
+            | b"SH"
+            | b"SL"
+            | b"SS"
+            | b"ST"
+            | b"TM"
+            | b"UI"
+            | b"UL"
+            | b"US"
     );
-    if long {
+    if !short {
         if pos + 12 > b.len() {
             return Err(format!("element header at byte {pos} is cut off"));
         }
@@ -155,6 +180,16 @@ fn element_header(b: &[u8], pos: usize, enc: Encoding) -> Result<(usize, u32), S
     } else {
         Ok((8, u32::from(enc.u16(b, pos + 6))))
     }
+}
+
+/// Whether two bytes name a value representation of PS3.5 Table 6.2-1.
+fn is_known_vr(vr: &[u8; 2]) -> bool {
+    const KNOWN: [&[u8; 2]; 34] = [
+        b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FD", b"FL", b"IS", b"LO", b"LT", b"OB",
+        b"OD", b"OF", b"OL", b"OV", b"OW", b"PN", b"SH", b"SL", b"SQ", b"SS", b"ST", b"SV", b"TM",
+        b"UC", b"UI", b"UL", b"UN", b"UR", b"US", b"UT", b"UV",
+    ];
+    KNOWN.contains(&vr)
 }
 
 /// One open container: a sequence, an item, or encapsulated pixel data.
@@ -237,7 +272,9 @@ pub(crate) fn check_dataset(data: &[u8], enc: Encoding) -> Result<(), String> {
         let vr = cur.explicit.then(|| [data[pos + 4], data[pos + 5]]);
         pos += header;
         if len == UNDEFINED {
-            let implicit_inside = vr == Some(*b"UN");
+            // An undefined-length UN (or unknown VR, which the parser reads as UN) holds
+            // implicit VR little endian elements.
+            let implicit_inside = vr.is_some_and(|v| !is_known_vr(&v) || &v == b"UN");
             open.push(Open {
                 end: None,
                 fragments: (group, elem) == (0x7FE0, 0x0010),
@@ -261,9 +298,7 @@ pub(crate) fn check_dataset(data: &[u8], enc: Encoding) -> Result<(), String> {
         // item tag right after the header (which is how the parser's dictionary would see it).
         let is_sequence = match vr {
             Some(v) => &v == b"SQ",
-            None => {
-                len >= 8 && cur.u16(data, pos) == 0xFFFE && cur.u16(data, pos + 2) == 0xE000
-            }
+            None => len >= 8 && cur.u16(data, pos) == 0xFFFE && cur.u16(data, pos + 2) == 0xE000,
         };
         if is_sequence {
             open.push(Open {
@@ -321,7 +356,9 @@ mod tests {
     fn refuses_deep_nesting_and_inflation_past_the_budget() {
         let mut deep = Vec::new();
         for _ in 0..100 {
-            deep.extend([0x08, 0x00, 0x15, 0x11, b'S', b'Q', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF]);
+            deep.extend([
+                0x08, 0x00, 0x15, 0x11, b'S', b'Q', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF,
+            ]);
             deep.extend([0xFE, 0xFF, 0x00, 0xE0, 0xFF, 0xFF, 0xFF, 0xFF]);
         }
         assert!(check_dataset(&deep, Encoding::EXPLICIT_LE)

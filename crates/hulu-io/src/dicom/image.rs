@@ -99,10 +99,17 @@ fn descriptor(obj: &InMemDicomObject, tag: Tag) -> std::result::Result<(usize, i
         .map_err(|e| e.to_string())?;
     match v[..] {
         [entries, first, bits] => {
-            let entries = if entries == 0 { 65536 } else { entries as usize & 0xFFFF };
+            let entries = if entries == 0 {
+                65536
+            } else {
+                entries as usize & 0xFFFF
+            };
             Ok((entries.max(1), first, bits as u16))
         }
-        _ => Err(format!("LUT descriptor with {} values, expected 3", v.len())),
+        _ => Err(format!(
+            "LUT descriptor with {} values, expected 3",
+            v.len()
+        )),
     }
 }
 

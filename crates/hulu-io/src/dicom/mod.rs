@@ -19,6 +19,7 @@ mod guard;
 mod image;
 mod info;
 mod pixels;
+mod rle;
 mod series;
 mod visual;
 mod window;

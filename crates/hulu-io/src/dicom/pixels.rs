@@ -115,8 +115,18 @@ pub(crate) fn unpack(bytes: &[u8], info: &DicomInfo, count: usize) -> Result<Sam
     let bytes = &bytes[..needed];
     Ok(match (ba, signed) {
         (1, _) => Samples::U8((0..count).map(|i| (bytes[i / 8] >> (i % 8)) & 1).collect()),
-        (8, false) => Samples::U8(bytes.iter().map(|&b| fit(b.into(), bs, false) as u8).collect()),
-        (8, true) => Samples::I8(bytes.iter().map(|&b| fit(b.into(), bs, true) as i8).collect()),
+        (8, false) => Samples::U8(
+            bytes
+                .iter()
+                .map(|&b| fit(b.into(), bs, false) as u8)
+                .collect(),
+        ),
+        (8, true) => Samples::I8(
+            bytes
+                .iter()
+                .map(|&b| fit(b.into(), bs, true) as i8)
+                .collect(),
+        ),
         (16, s) => {
             let raw = bytes
                 .chunks_exact(2)
@@ -189,10 +199,7 @@ mod tests {
         let mut s = Samples::U8(vec![1, 2, 10, 20, 100, 200]);
         s.interleave_planes(2, 3);
         assert_eq!(s, Samples::U8(vec![1, 10, 100, 2, 20, 200]));
-        assert_eq!(
-            expand_422(&[5, 6, 7, 8], 2).unwrap(),
-            [5, 7, 8, 6, 7, 8]
-        );
+        assert_eq!(expand_422(&[5, 6, 7, 8], 2).unwrap(), [5, 7, 8, 6, 7, 8]);
         let mut grey = [77u8, 128, 128];
         ybr_full_to_rgb(&mut grey);
         assert_eq!(grey, [77, 77, 77]);

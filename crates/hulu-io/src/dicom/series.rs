@@ -98,10 +98,15 @@ impl DicomSeries {
                 tracing::debug!(path = %path.display(), "not DICOM, skipped");
                 continue;
             }
-            let len = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?.len();
+            let len = std::fs::metadata(&path)
+                .map_err(|e| Error::io(&path, e))?
+                .len();
             budget = budget.checked_sub(len).ok_or_else(|| Error::TooLarge {
                 what: dir.display().to_string(),
-                reason: format!("files add up to more than the {} byte budget", limits.max_bytes),
+                reason: format!(
+                    "files add up to more than the {} byte budget",
+                    limits.max_bytes
+                ),
             })?;
             match DicomFile::open(&path, limits) {
                 Ok(f) => files.push(f),
@@ -166,10 +171,22 @@ impl DicomSeries {
         let uid = first.series_instance_uid.clone();
         let (rows, cols) = (first.rows, first.columns);
         let orientation = first.image_orientation.ok_or_else(|| {
-            series_err(source, format!("{} has no Image Orientation (Patient)", files[0].path().display()))
+            series_err(
+                source,
+                format!(
+                    "{} has no Image Orientation (Patient)",
+                    files[0].path().display()
+                ),
+            )
         })?;
         let normal = first.normal().ok_or_else(|| {
-            series_err(source, format!("{} has a degenerate orientation {orientation:?}", files[0].path().display()))
+            series_err(
+                source,
+                format!(
+                    "{} has a degenerate orientation {orientation:?}",
+                    files[0].path().display()
+                ),
+            )
         })?;
         let mut keyed = Vec::with_capacity(files.len());
         let mut other_orientations: Vec<[f64; 6]> = Vec::new();
@@ -187,7 +204,10 @@ impl DicomSeries {
                 ));
             }
             let o = info.image_orientation.ok_or_else(|| {
-                series_err(source, format!("{} has no Image Orientation (Patient)", f.path().display()))
+                series_err(
+                    source,
+                    format!("{} has no Image Orientation (Patient)", f.path().display()),
+                )
             })?;
             let differs = o
                 .iter()
@@ -200,11 +220,17 @@ impl DicomSeries {
                 continue;
             }
             let p = info.image_position.ok_or_else(|| {
-                series_err(source, format!("{} has no Image Position (Patient)", f.path().display()))
+                series_err(
+                    source,
+                    format!("{} has no Image Position (Patient)", f.path().display()),
+                )
             })?;
             let n = if differs {
                 info.normal().ok_or_else(|| {
-                    series_err(source, format!("{} has a degenerate orientation {o:?}", f.path().display()))
+                    series_err(
+                        source,
+                        format!("{} has a degenerate orientation {o:?}", f.path().display()),
+                    )
                 })?
             } else {
                 normal
@@ -266,11 +292,17 @@ impl DicomSeries {
         let mut out = Vec::with_capacity(slices.len() * first.rows * first.columns);
         for &i in slices {
             let file = self.slices.get(i).ok_or_else(|| {
-                Error::InvalidRequest(format!("slice {i} requested, the series has {}", self.len()))
+                Error::InvalidRequest(format!(
+                    "slice {i} requested, the series has {}",
+                    self.len()
+                ))
             })?;
             let image = file.decode_frames(&[0])?;
             let values = image.modality_frame(0).ok_or_else(|| {
-                series_err(&self.source, format!("{} is not a grey image", file.path().display()))
+                series_err(
+                    &self.source,
+                    format!("{} is not a grey image", file.path().display()),
+                )
             })?;
             out.extend(values);
         }

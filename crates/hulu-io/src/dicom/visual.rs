@@ -94,7 +94,11 @@ impl DicomFile {
             let stamps = frames.iter().map(|&f| times[f]).collect();
             (VisualKind::Video, frames, Some(stamps))
         } else {
-            (VisualKind::Volume, sample_slices(n, render.max_frames), None)
+            (
+                VisualKind::Volume,
+                sample_slices(n, render.max_frames),
+                None,
+            )
         };
         let image = self.decode_frames(&frames)?;
         let frames = (0..image.frames())

@@ -82,17 +82,19 @@ impl DicomWindow {
     }
 }
 
-/// Clips to the window and scales its range to 0..255, rounded.
+/// Clips to the window and scales its range to 0..255, rounded half to even.
 fn display(values: &[f32], window: Window) -> Result<Vec<u8>> {
     let (lo, hi) = window.bounds()?;
-    let scale = 255.0 / (hi - lo);
+    // Divide, then multiply (not by a precomputed 255 / width) and round half to even: the
+    // arithmetic of numpy renderings such as fixtures/inputs/ct_small.png, bit for bit.
     Ok(values
         .iter()
-        .map(|&v| ((f64::from(v).clamp(lo, hi) - lo) * scale).round() as u8)
+        .map(|&v| ((f64::from(v).clamp(lo, hi) - lo) / (hi - lo) * 255.0).round_ties_even() as u8)
         .collect())
 }
 
-/// Stretches the values' own range to 0..255, rounded; a constant frame becomes zeros.
+/// Stretches the values' own range to 0..255, rounded half to even (as [`display`]); a
+/// constant frame becomes zeros.
 fn minmax_rounded(values: &[f32]) -> Vec<u8> {
     let (lo, hi) = values
         .iter()
@@ -100,13 +102,16 @@ fn minmax_rounded(values: &[f32]) -> Vec<u8> {
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
             (lo.min(f64::from(v)), hi.max(f64::from(v)))
         });
-    if !(hi > lo) {
+    if hi <= lo {
         return vec![0; values.len()];
     }
-    let scale = 255.0 / (hi - lo);
     values
         .iter()
-        .map(|&v| ((f64::from(v) - lo) * scale).round().clamp(0.0, 255.0) as u8)
+        .map(|&v| {
+            ((f64::from(v) - lo) / (hi - lo) * 255.0)
+                .round_ties_even()
+                .clamp(0.0, 255.0) as u8
+        })
         .collect()
 }
 
