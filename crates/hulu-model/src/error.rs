@@ -123,6 +123,40 @@ pub enum Error {
     /// A tensor could not be read (wrong device, dtype or rank).
     #[error("tensor: {0}")]
     Tensor(String),
+
+    /// The vision side failed (preprocessing, encoder, projector).
+    #[error("vision: {0}")]
+    Vision(#[from] hulu_vision::Error),
+
+    /// Token compression failed.
+    #[error("compression: {0}")]
+    Compress(#[from] hulu_compress::Error),
+
+    /// The decoder failed (including prompts longer than its cache).
+    #[error("decoder: {0}")]
+    Decoder(#[from] hulu_llm::Error),
+
+    /// Components that do not fit together (widths, vocabulary).
+    #[error("model assembly: {0}")]
+    Assembly(String),
+
+    /// The prompt has a different number of image tokens than there are visual features.
+    #[error("{image_tokens} image tokens in the prompt but {features} visual feature rows")]
+    VisualTokenMismatch {
+        /// Image-token ids in the prompt.
+        image_tokens: usize,
+        /// Rows of visual features.
+        features: usize,
+    },
+
+    /// The prompt (plus the requested new tokens) does not fit the model's context.
+    #[error("{tokens} tokens exceed the context of {max} positions")]
+    PromptTooLong {
+        /// Tokens needed.
+        tokens: usize,
+        /// `max_position_embeddings`.
+        max: usize,
+    },
 }
 
 impl Error {

@@ -183,11 +183,7 @@ impl HuluMed {
                 strip_think: options.strip_think,
             },
         );
-        let mut history: Vec<u32> = prepared
-            .lm_input_ids
-            .iter()
-            .map(|&id| id as u32)
-            .collect();
+        let mut history: Vec<u32> = prepared.lm_input_ids.iter().map(|&id| id as u32).collect();
         let mut ids = Vec::new();
         let mut text = String::new();
         let mut timings = Timings::default();
@@ -206,15 +202,16 @@ impl HuluMed {
             .decoder
             .new_cache(1, prompt_len + options.max_new_tokens)?;
         let t = Instant::now();
-        let mut logits = tch::no_grad(|| {
-            let out = self.decoder.prefill(
+        let out = tch::no_grad(|| {
+            self.decoder.prefill(
                 &prepared.inputs_embeds.unsqueeze(0),
                 &mut cache,
                 LogitsFor::Last,
-            )?;
-            out.logits
-                .ok_or_else(|| hulu_llm::Error::request("decoder returned no logits"))
+            )
         })?;
+        let mut logits = out
+            .logits
+            .ok_or_else(|| Error::Assembly("decoder returned no logits".into()))?;
         timings.prefill = t.elapsed();
         let t = Instant::now();
         for step in 0..options.max_new_tokens {

@@ -220,7 +220,10 @@ impl HuluMedBuilder {
                     config.vision_encoder_config.hidden_size,
                     config.hidden_size,
                 )?;
-                (Box::new(encoder) as Box<dyn VisionEncoder + Send>, projector)
+                (
+                    Box::new(encoder) as Box<dyn VisionEncoder + Send>,
+                    projector,
+                )
             }
         };
         let decoder = match self.decoder {

@@ -7,7 +7,9 @@ use crate::error::{Error, Result};
 use crate::expand::{encode_with_images, tokens_per_placeholder};
 use crate::model::HuluMed;
 use crate::template::TemplateOptions;
-use hulu_compress::{apply_mask, CompressionOptions, FrameStats, KeepMask, MedicalCompressor, TokenCompressor};
+use hulu_compress::{
+    apply_mask, CompressionOptions, FrameStats, KeepMask, MedicalCompressor, TokenCompressor,
+};
 use hulu_io::PatchGrid;
 use hulu_vision::VisualInput;
 use tch::Tensor;
@@ -269,4 +271,3 @@ impl HuluMed {
         Ok(())
     }
 }
-
