@@ -240,10 +240,19 @@ impl NiftiVolume {
         let base = volume * n0 * n1 * n2 + index * strides[a];
         let (height, width) = (self.dims[row_axis], self.dims[col_axis]);
         let (rs, cs) = (strides[row_axis], strides[col_axis]);
-        let mut values = Vec::with_capacity(height * width);
-        for r in 0..height {
-            let row = base + r * rs;
-            values.extend((0..width).map(|c| self.data[row + c * cs]));
+        // Tiled copy: one of the two strides is large (a column of `data[:, :, k]` is `ni`
+        // values apart), so walking small tiles keeps both sides in cache.
+        const TILE: usize = 32;
+        let mut values = vec![0f32; height * width];
+        for r0 in (0..height).step_by(TILE) {
+            for c0 in (0..width).step_by(TILE) {
+                for r in r0..(r0 + TILE).min(height) {
+                    let row = base + r * rs;
+                    for c in c0..(c0 + TILE).min(width) {
+                        values[r * width + c] = self.data[row + c * cs];
+                    }
+                }
+            }
         }
         Ok(Slice {
             width,
