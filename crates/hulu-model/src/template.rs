@@ -3,7 +3,7 @@
 
 mod pyround;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use minijinja::{Environment, Value};
 use serde_json::Value as Json;
@@ -55,6 +55,9 @@ impl Default for TemplateOptions {
 pub struct ChatTemplate {
     source: String,
     env: Environment<'static>,
+    /// `bos_token`, `eos_token`, ... from `tokenizer_config.json`, which `transformers` also
+    /// passes to templates.
+    special_tokens: serde_json::Map<String, Json>,
 }
 
 impl ChatTemplate {
@@ -62,17 +65,36 @@ impl ChatTemplate {
     /// `chat_template` field of `tokenizer_config.json`.
     pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref();
-        for file in ["chat_template.json", "tokenizer_config.json"] {
-            let path = dir.join(file);
-            if let Some(json) = read_json_opt(&path)? {
-                if let Some(source) = template_source(&json, &path)? {
-                    return Self::new(source);
-                }
+        let config_path = dir.join("tokenizer_config.json");
+        let config = read_json_opt(&config_path)?;
+        let mut source = None;
+        if let Some(json) = read_json_opt(&dir.join("chat_template.json"))? {
+            source = template_source(&json, &dir.join("chat_template.json"))?;
+        }
+        if source.is_none() {
+            if let Some(json) = &config {
+                source = template_source(json, &config_path)?;
             }
         }
-        Err(Error::NoChatTemplate {
-            dir: dir.to_path_buf(),
-        })
+        let Some(source) = source else {
+            return Err(Error::NoChatTemplate {
+                dir: dir.to_path_buf(),
+            });
+        };
+        let mut template = Self::new(source)?;
+        if let Some(config) = &config {
+            template.special_tokens = special_tokens(config);
+        }
+        Ok(template)
+    }
+
+    /// This template with the `bos_token`, `eos_token`, `pad_token` and `unk_token` variables of
+    /// `dir/tokenizer_config.json` (as [`ChatTemplate::from_dir`] sets them).
+    pub fn with_special_tokens_of(mut self, dir: impl AsRef<Path>) -> Result<Self> {
+        if let Some(config) = read_json_opt(&dir.as_ref().join("tokenizer_config.json"))? {
+            self.special_tokens = special_tokens(&config);
+        }
+        Ok(self)
     }
 
     /// Compiles a template from its Jinja source.
@@ -86,7 +108,11 @@ impl ChatTemplate {
         env.add_filter("round", round_filter);
         env.add_function("raise_exception", raise_exception);
         env.add_template_owned(TEMPLATE_NAME, source.clone())?;
-        Ok(ChatTemplate { source, env })
+        Ok(ChatTemplate {
+            source,
+            env,
+            special_tokens: serde_json::Map::new(),
+        })
     }
 
     /// The Jinja source.
@@ -116,13 +142,18 @@ impl ChatTemplate {
             image_token => options.image_token.as_str(),
             ..Value::from_serialize(&options.extra)
         };
+        // Later sources only fill names the earlier ones lack.
+        let context = minijinja::context! {
+            ..context,
+            ..Value::from_serialize(&self.special_tokens)
+        };
         Ok(template.render(context)?)
     }
 }
 
 /// The `chat_template` string of a config file, if it has one. A list of named templates
 /// (`[{"name": "default", "template": ...}]`) yields the one named `default`.
-fn template_source(json: &Json, path: &PathBuf) -> Result<Option<String>> {
+fn template_source(json: &Json, path: &Path) -> Result<Option<String>> {
     match json.get("chat_template") {
         None | Some(Json::Null) => Ok(None),
         Some(Json::String(s)) => Ok(Some(s.clone())),
@@ -134,6 +165,23 @@ fn template_source(json: &Json, path: &PathBuf) -> Result<Option<String>> {
             .map(str::to_string)),
         Some(_) => Err(Error::json(path, "chat_template must be a string")),
     }
+}
+
+/// `bos_token`, `eos_token`, `pad_token`, `unk_token` of `tokenizer_config.json` as strings
+/// (a missing or null token is left out).
+fn special_tokens(config: &Json) -> serde_json::Map<String, Json> {
+    let mut out = serde_json::Map::new();
+    for key in ["bos_token", "eos_token", "pad_token", "unk_token"] {
+        let text = match config.get(key) {
+            Some(Json::String(s)) => Some(s.clone()),
+            Some(Json::Object(o)) => o.get("content").and_then(Json::as_str).map(str::to_string),
+            _ => None,
+        };
+        if let Some(text) = text {
+            out.insert(key.to_string(), Json::String(text));
+        }
+    }
+    out
 }
 
 /// Jinja2's `round(value, precision=0, method='common')` with Python's rounding.

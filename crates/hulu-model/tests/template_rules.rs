@@ -94,3 +94,48 @@ fn fixture_template_renders_every_part_kind() {
         assert_eq!(out.matches("<image>").count(), 7);
     }
 }
+
+#[test]
+fn special_tokens_of_the_config_reach_the_template() {
+    for dir in models() {
+        println!("{}", dir.display());
+        let template = ChatTemplate::new("{{ eos_token }}|{{ pad_token }}|{{ bos_token }}")
+            .unwrap()
+            .with_special_tokens_of(&dir)
+            .unwrap();
+        // The fixtures have no BOS token: it renders as undefined (empty), as in Jinja2.
+        assert_eq!(
+            template.render(&[], false).unwrap(),
+            "<|im_end|>|<|endoftext|>|"
+        );
+    }
+}
+
+#[test]
+fn extra_variables_cannot_override_the_fixed_ones() {
+    let template = ChatTemplate::new("{{ add_generation_prompt }}|{{ image_token }}|{{ mine }}")
+        .unwrap()
+        .with_special_tokens_of(models()[0].clone())
+        .unwrap();
+    let mut options = hulu_model::TemplateOptions::default();
+    options.extra.insert(
+        "add_generation_prompt".into(),
+        serde_json::json!("overridden"),
+    );
+    options
+        .extra
+        .insert("mine".into(), serde_json::json!("extra"));
+    options
+        .extra
+        .insert("eos_token".into(), serde_json::json!("<mine>"));
+    assert_eq!(
+        template.render_with(&[], &options).unwrap(),
+        "True|<image>|extra"
+    );
+    let eos = ChatTemplate::new("{{ eos_token }}")
+        .unwrap()
+        .with_special_tokens_of(models()[0].clone())
+        .unwrap();
+    // Caller-supplied variables win over the config's special tokens.
+    assert_eq!(eos.render_with(&[], &options).unwrap(), "<mine>");
+}
