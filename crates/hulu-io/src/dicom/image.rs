@@ -189,6 +189,38 @@ impl DicomImage {
         Some(out)
     }
 
+    /// Grey levels of integer samples through a lookup table over the frame's stored range:
+    /// the window is evaluated once per distinct value instead of once per pixel, with the
+    /// same arithmetic (so the same bytes). `None` when the range is wider than the frame.
+    fn grey_through_lut(
+        &self,
+        range: std::ops::Range<usize>,
+        window: &DicomWindow,
+    ) -> Result<Option<Vec<u8>>> {
+        let stored: Vec<i64> = match &self.stored {
+            Samples::U8(_) | Samples::I8(_) | Samples::U16(_) | Samples::I16(_) => {
+                self.stored.to_i64(range)
+            }
+            _ => return Ok(None),
+        };
+        let (Some(&lo), Some(&hi)) = (stored.iter().min(), stored.iter().max()) else {
+            return Ok(None);
+        };
+        let span = (hi - lo) as usize + 1;
+        if span > stored.len() {
+            return Ok(None);
+        }
+        let slope = self.info.rescale_slope.unwrap_or(1.0);
+        let intercept = self.info.rescale_intercept.unwrap_or(0.0);
+        let values: Vec<f32> = (lo..=hi)
+            .map(|s| (s as f64 * slope + intercept) as f32)
+            .collect();
+        let lut = window.apply(&values, &self.info)?;
+        Ok(Some(
+            stored.iter().map(|&s| lut[(s - lo) as usize]).collect(),
+        ))
+    }
+
     /// Frame `i` as 8-bit RGB: grey frames through `window` (MONOCHROME1 inverted after),
     /// palette frames through the palette, RGB as stored (16-bit colour scaled down).
     pub fn rgb_frame(&self, i: usize, window: &DicomWindow) -> Result<RgbFrame> {
@@ -203,13 +235,20 @@ impl DicomImage {
         let range = i * n..(i + 1) * n;
         let data = match self.colour {
             Colour::Grey => {
-                let values = self.modality_frame(i).unwrap_or_default();
-                let mut grey = window.apply(&values, &self.info)?;
-                if self.info.photometric == Photometric::Monochrome1 {
-                    grey.iter_mut().for_each(|g| *g = 255 - *g);
+                let invert = self.info.photometric == Photometric::Monochrome1;
+                let grey = match self.grey_through_lut(range.clone(), window)? {
+                    Some(grey) => grey,
+                    None => {
+                        let values = self.modality_frame(i).unwrap_or_default();
+                        window.apply(&values, &self.info)?
+                    }
+                };
+                let mut data = Vec::with_capacity(grey.len() * 3);
+                for g in grey {
+                    let g = if invert { 255 - g } else { g };
+                    data.extend_from_slice(&[g, g, g]);
                 }
-                return RgbFrame::from_grey(w, h, &grey)
-                    .ok_or_else(|| Error::InvalidRequest("frame size mismatch".into()));
+                data
             }
             Colour::Palette => {
                 let palette = self

@@ -44,7 +44,7 @@ impl DicomSeries {
     /// The one series in a folder. A folder holding several series is an error that lists
     /// them (use [`DicomSeries::scan_dir`] to get each). Files that are not DICOM and DICOM
     /// objects without pixel data (DICOMDIR, reports) are skipped; broken image files are
-    /// errors.
+    /// errors. `mixed` decides what happens to slices whose orientations differ.
     pub fn open_dir(
         dir: impl AsRef<Path>,
         mixed: MixedOrientation,
