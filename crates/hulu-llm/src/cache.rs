@@ -180,9 +180,10 @@ impl KvCache {
         self.pads.fill(0);
     }
 
-    /// Checks that `new` columns fit and returns the first column they go to; a first chunk
-    /// may set the rows' left padding.
-    pub(crate) fn reserve(&mut self, new: usize, pads: Option<&[usize]>) -> Result<usize> {
+    /// Checks that `new` columns fit and returns the first column they go to and every row's
+    /// left padding (`pads` may set it for the first chunk only). Changes nothing: a failed
+    /// forward pass leaves the cache as it was.
+    pub(crate) fn plan(&self, new: usize, pads: Option<&[usize]>) -> Result<(usize, Vec<usize>)> {
         let needed = self.len + new;
         if needed > self.capacity {
             return Err(Error::CacheOverflow {
@@ -190,17 +191,13 @@ impl KvCache {
                 capacity: self.capacity,
             });
         }
-        if let Some(pads) = pads {
-            if !self.is_empty() && pads.iter().any(|&p| p != 0) {
-                return Err(Error::request(
-                    "left padding can only be given for the first chunk of a cache",
-                ));
-            }
-            if self.is_empty() {
-                self.pads.copy_from_slice(pads);
-            }
+        match pads {
+            Some(pads) if self.is_empty() => Ok((0, pads.to_vec())),
+            Some(pads) if pads.iter().any(|&p| p != 0) => Err(Error::request(
+                "left padding can only be given for the first chunk of a cache",
+            )),
+            _ => Ok((self.len, self.pads.clone())),
         }
-        Ok(self.len)
     }
 
     /// Writes one layer's new keys and values (`[B, kv_heads, L, d]`) at column `start` and
@@ -220,9 +217,13 @@ impl KvCache {
         Ok((keys.f_narrow(2, 0, end)?, values.f_narrow(2, 0, end)?))
     }
 
-    /// Marks `new` columns (written to every layer) as filled.
-    pub(crate) fn advance(&mut self, new: usize) {
+    /// Marks `new` columns (written to every layer) as filled, with the padding [`plan`]
+    /// returned.
+    ///
+    /// [`plan`]: KvCache::plan
+    pub(crate) fn advance(&mut self, new: usize, pads: Vec<usize>) {
         self.len += new;
+        self.pads = pads;
     }
 
     pub(crate) fn layers(&self) -> usize {

@@ -178,7 +178,7 @@ impl Stack {
                 )));
             }
         }
-        let start = match cache.as_deref_mut() {
+        let (start, pads) = match cache.as_deref() {
             Some(cache) => {
                 if cache.batch() != b || cache.layers() != self.layers.len() {
                     return Err(Error::request(format!(
@@ -197,14 +197,9 @@ impl Stack {
                         self.device
                     )));
                 }
-                cache.reserve(l, pads)?
+                cache.plan(l, pads)?
             }
-            None => 0,
-        };
-        let pads: Vec<usize> = match (&cache, pads) {
-            (Some(cache), _) => cache.pads().to_vec(),
-            (None, Some(p)) => p.to_vec(),
-            (None, None) => vec![0; b],
+            None => (0, pads.map_or_else(|| vec![0; b], <[usize]>::to_vec)),
         };
         let min_pad = pads.iter().copied().min().unwrap_or(0);
         let needed = start + l - min_pad;
@@ -216,7 +211,7 @@ impl Stack {
             x = layer.forward(&x, &ctx, cache.as_deref_mut().map(|c| (c, i)))?;
         }
         if let Some(cache) = cache {
-            cache.advance(l);
+            cache.advance(l, pads);
         }
         let hidden = self.norm.forward(&x)?;
         let logits = match which {
