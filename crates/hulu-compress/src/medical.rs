@@ -124,7 +124,7 @@ impl MedicalCompressor {
     fn above_threshold(&self, cur: &Tensor, prev: &Tensor) -> Result<Vec<bool>> {
         let flags = cur
             .f_sub(prev)?
-            .f_abs()?
+            .f_abs_()?
             .f_mean_dim(-1, false, None)?
             .f_gt(self.options.threshold)?
             .f_to_device(Device::Cpu)?
@@ -152,7 +152,8 @@ impl TokenCompressor for MedicalCompressor {
             let rows = (l.tokens() * m * m) as i64;
             let x = pixel_values.f_narrow(0, start, rows)?;
             start += rows;
-            if l.frames <= 1 {
+            if l.frames <= 1 || l.tokens_per_frame == 0 {
+                // Images are never pruned (and an empty grid has nothing to prune).
                 keep.extend(std::iter::repeat_n(true, l.tokens()));
                 continue;
             }
@@ -243,6 +244,21 @@ mod tests {
             c.keep_mask(&short, &grids, &[1]),
             Err(Error::Shape(_))
         ));
+    }
+
+    #[test]
+    fn empty_grids_give_empty_masks() {
+        let grids = [PatchGrid {
+            frames: 3,
+            rows: 0,
+            cols: 2,
+        }];
+        let pixels = Tensor::zeros([0, 5], (Kind::Float, Device::Cpu));
+        let mask = MedicalCompressor::default()
+            .keep_mask(&pixels, &grids, &[2])
+            .unwrap();
+        assert!(mask.is_empty());
+        assert_eq!(mask.frame_stats().len(), 3);
     }
 
     /// One token per frame whose pixels are a constant: the mean absolute difference is the

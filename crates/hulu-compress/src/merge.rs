@@ -2,7 +2,7 @@
 
 use crate::{Error, Result};
 use hulu_io::PatchGrid;
-use tch::Tensor;
+use tch::{Device, Kind, Tensor};
 
 /// Merges each `m × m` block of patches into one token, per input, as the reference does:
 /// features in patch order (frame, block row, block column, row in block, column in block) are
@@ -50,6 +50,10 @@ pub fn merge_tokens(
             continue;
         }
         let (t, h, w, m) = (g.frames as i64, g.rows as i64, g.cols as i64, m as i64);
+        if m == 2 && block_sum_matches_kernel(&chunk) {
+            outputs.push(block_mean_2x2(&chunk, c)?);
+            continue;
+        }
         let raster = chunk
             .f_view([t, h / m, w / m, m, m, c])?
             .f_permute([0, 1, 3, 2, 4, 5])?
@@ -61,10 +65,32 @@ pub fn merge_tokens(
     Ok(Tensor::f_cat(&outputs, 0)?)
 }
 
+/// Whether [`block_mean_2x2`] reproduces libtorch's bilinear kernel: on CPU for
+/// float32/float64, where the channels-last kernel sums the four weighted patches in the same
+/// order (bit-identical for channel counts that are a multiple of the vector width, within
+/// rounding in the scalar tail otherwise). Reduced precision (accumulated in float32 by the
+/// kernel) and other devices take the general path.
+fn block_sum_matches_kernel(chunk: &Tensor) -> bool {
+    chunk.device() == Device::Cpu && matches!(chunk.kind(), Kind::Float | Kind::Double)
+}
+
+/// `m = 2` without the raster round trip: halving a side bilinearly weighs each of a block's
+/// four patches by exactly 1/4, so the merged token is `(a + (b + (c + d))) / 4` over the
+/// block's rows in patch order (the order of libtorch's vectorised kernel), read straight from
+/// patch order instead of through a permuted copy of the features.
+fn block_mean_2x2(chunk: &Tensor, c: i64) -> Result<Tensor> {
+    let blocks = chunk.f_reshape([-1, 4, c])?;
+    let mut sum = blocks.f_select(1, 2)?.f_add(&blocks.f_select(1, 3)?)?;
+    // In place: the returned handles alias `sum`.
+    let _ = sum.f_add_(&blocks.f_select(1, 1)?)?;
+    let _ = sum.f_add_(&blocks.f_select(1, 0)?)?;
+    let _ = sum.f_mul_scalar_(0.25)?;
+    Ok(sum)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tch::{Device, Kind};
 
     fn grid(frames: usize, rows: usize, cols: usize) -> PatchGrid {
         PatchGrid { frames, rows, cols }
@@ -100,6 +126,37 @@ mod tests {
         let merged = merge_tokens(&features, &[grid(2, 2, 2), grid(1, 2, 2)], &[2, 2]).unwrap();
         let merged: Vec<f32> = Vec::try_from(merged.view([-1])).unwrap();
         assert_eq!(merged, [1.0, 3.0, 5.0]);
+    }
+
+    /// The `m = 2` shortcut against libtorch's bilinear resize of the raster: bit-identical when
+    /// the channel count is a multiple of the vector width (16 covers AVX2 and AVX-512; the real
+    /// widths 64 and 1152 are), within rounding in the scalar tail otherwise.
+    #[test]
+    fn m2_shortcut_equals_the_bilinear_kernel() {
+        tch::manual_seed(5);
+        for c in [1i64, 3, 17, 64, 1152] {
+            let (t, h, w) = (2i64, 4i64, 6i64);
+            let features = Tensor::randn([t * h * w, c], (Kind::Float, Device::Cpu)) * 3.0;
+            let shortcut = block_mean_2x2(&features, c).unwrap();
+            let raster = features
+                .view([t, h / 2, w / 2, 2, 2, c])
+                .permute([0, 1, 3, 2, 4, 5])
+                .reshape([t, h, w, c])
+                .permute([0, 3, 1, 2]);
+            let bilinear = raster
+                .upsample_bilinear2d([h / 2, w / 2], false, None, None)
+                .permute([0, 2, 3, 1])
+                .reshape([-1, c]);
+            if c % 16 == 0 {
+                assert!(shortcut.equal(&bilinear), "channels {c}");
+            } else {
+                let err = (&shortcut - &bilinear).abs().max().double_value(&[]);
+                assert!(
+                    err <= 4.0 * f32::EPSILON as f64 * 12.0,
+                    "channels {c}: {err}"
+                );
+            }
+        }
     }
 
     #[test]
