@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/setup-libtorch.sh
-cargo run --quiet -- "${@:-info}"
+cargo run --quiet -- "${@:-demo}"

@@ -4,12 +4,8 @@ mod commands;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
+use commands::common::default_model_dir;
 use std::path::PathBuf;
-
-/// The tiny fixture model shipped in the repository, so every command runs out of the box.
-fn default_model_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/models/tiny-qwen2")
-}
 
 #[derive(Parser)]
 #[command(name = "hulu", version, about = "Run Hulu-Med from Rust on libtorch")]
@@ -20,6 +16,25 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The quick-start demo: questions about a real DICOM series and a real NIfTI volume.
+    Demo {
+        /// Checkpoint directory; default: the embedded tiny model.
+        #[arg(long)]
+        model: Option<PathBuf>,
+    },
+    /// Ask one question about images, volumes (NIfTI, DICOM), or videos.
+    Ask(commands::ask::AskArgs),
+    /// Interactive multi-turn chat on standard input.
+    Chat(commands::chat::ChatArgs),
+    /// What a file holds and the tokens it would cost before and after compression.
+    Inspect(commands::inspect::InspectArgs),
+    /// Replay every reference case under a fixtures root and compare every stage.
+    Parity {
+        /// Fixtures root (default: the vendored tests/fixtures).
+        root: Option<PathBuf>,
+    },
+    /// Time the real pipeline stage by stage on a volume, DICOM series or video.
+    Bench(commands::bench::BenchArgs),
     /// Show what a checkpoint directory holds and check its tensors against its config.
     Info {
         /// Checkpoint directory (Hugging Face layout); default: the embedded tiny model.
@@ -58,6 +73,12 @@ fn main() -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
+        Command::Demo { model } => commands::demo::run(model),
+        Command::Ask(args) => commands::ask::run(&args),
+        Command::Chat(args) => commands::chat::run(&args),
+        Command::Inspect(args) => commands::inspect::run(&args),
+        Command::Parity { root } => commands::parity::run(root.as_deref()),
+        Command::Bench(args) => commands::bench::run(&args),
         Command::Info { model } => commands::info::run(&model),
         Command::Synth { preset, out, seed } => {
             let dir = commands::synth::synth(&preset, &out, &default_model_dir(), seed)?;

@@ -1,5 +1,12 @@
 //! The CLI's subcommands, one module each.
 
+pub mod ask;
+pub mod bench;
+pub mod chat;
+pub mod common;
+pub mod demo;
 pub mod info;
+pub mod inspect;
+pub mod parity;
 pub mod synth;
 pub mod volume;

@@ -32,7 +32,7 @@ pub use expand::{encode_with_images, expand_image_tokens, image_token_id, tokens
 pub use generate::{FinishReason, GenerateOptions, Generation, Timings};
 pub use messages::{Content, Message, Part, Role};
 pub use model::{HuluMed, HuluMedBuilder};
-pub use prepare::{PrepareOptions, Prepared, TokenCounts};
+pub use prepare::{PrepareOptions, PrepareTimings, Prepared, TokenCounts};
 pub use sampling::{Sampler, SamplingOptions};
 pub use sources::{LoadOptions, VisualSource};
 pub use stop::StopFilter;

@@ -12,6 +12,7 @@ use hulu_compress::{
 };
 use hulu_io::PatchGrid;
 use hulu_vision::VisualInput;
+use std::time::{Duration, Instant};
 use tch::Tensor;
 
 /// Per-call choices for turning a conversation into decoder input.
@@ -59,6 +60,17 @@ impl TokenCounts {
     }
 }
 
+/// Time spent in each preparation stage.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PrepareTimings {
+    /// Template, tokenizer and image processor (frames → pixel values).
+    pub preprocess: Duration,
+    /// Vision encoder and projector.
+    pub vision: Duration,
+    /// Compression mask, dropping tokens, splicing into the embeddings.
+    pub compress: Duration,
+}
+
 /// Everything computed on the way from a conversation to the decoder, kept for inspection and
 /// parity checks.
 #[derive(Debug)]
@@ -87,6 +99,8 @@ pub struct Prepared {
     pub inputs_embeds: Tensor,
     /// Token accounting.
     pub counts: TokenCounts,
+    /// Time per stage.
+    pub timings: PrepareTimings,
 }
 
 impl HuluMed {
@@ -94,6 +108,8 @@ impl HuluMed {
     /// with the opening of an assistant turn.
     pub fn prepare(&self, turns: &[Turn], options: &PrepareOptions) -> Result<Prepared> {
         let _span = tracing::info_span!("prepare", turns = turns.len()).entered();
+        let start = Instant::now();
+        let mut timings = PrepareTimings::default();
         let messages = to_messages(turns);
         let prompt = {
             let _span = tracing::info_span!("render_template").entered();
@@ -133,6 +149,10 @@ impl HuluMed {
                 frames: Vec::new(),
                 inputs_embeds,
                 counts,
+                timings: PrepareTimings {
+                    preprocess: start.elapsed(),
+                    ..timings
+                },
             });
         }
 
@@ -171,6 +191,8 @@ impl HuluMed {
         .map(i64::from)
         .collect();
 
+        timings.preprocess = start.elapsed();
+        let vision_start = Instant::now();
         let pixel_values = processed
             .to_tensor()?
             .f_to_device(self.device)?
@@ -185,6 +207,8 @@ impl HuluMed {
             Ok((features, projected))
         })?;
 
+        timings.vision = vision_start.elapsed();
+        let compress_start = Instant::now();
         let compress = options
             .compression
             .unwrap_or(self.config.use_token_compression);
@@ -209,6 +233,7 @@ impl HuluMed {
         let inputs_embeds = self.splice(&lm_input_ids, &compressed.features)?;
         let visual_before = mask.len();
         let visual_after = mask.as_slice().iter().filter(|&&k| k).count();
+        timings.compress = compress_start.elapsed();
         let counts = TokenCounts {
             text: lm_input_ids.len() - visual_after,
             visual_before,
@@ -227,6 +252,7 @@ impl HuluMed {
             frames: compressed.frames,
             inputs_embeds,
             counts,
+            timings,
         })
     }
 

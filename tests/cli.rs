@@ -1,0 +1,146 @@
+//! The `hulu` binary, run as a user would, on the embedded tiny model and the fixtures.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn hulu(args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_hulu"))
+        .args(args)
+        .output()
+        .expect("run hulu");
+    println!("hulu {}", args.join(" "));
+    out
+}
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn demo_answers_about_a_dicom_series_and_a_nifti_volume() {
+    let out = hulu(&["demo"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        stdout.contains("io/dicom/series_ct5n (Volume, 5 slices)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("inputs/anatomical.nii (Volume, 8 slices)"),
+        "{stdout}"
+    );
+    // Token accounting for both questions, with compression on.
+    assert_eq!(stdout.matches("compression ratio").count(), 2, "{stdout}");
+    assert!(
+        stdout.contains("random"),
+        "the demo must say the tiny model's words are random"
+    );
+}
+
+#[test]
+fn ask_reports_tokens_and_generates_the_requested_length() {
+    let nii = fixtures().join("inputs/anatomical.nii");
+    let out = hulu(&[
+        "ask",
+        "--question",
+        "Which organ is shown?",
+        "--slices",
+        "8",
+        "--max-new-tokens",
+        "5",
+        "--ignore-eos",
+        nii.to_str().unwrap(),
+    ]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    // 8 slices of 8 × 10 patches merged 2 × 2: 160 visual tokens, no compression by default.
+    assert!(stderr.contains("160 visual"), "{stderr}");
+    assert!(stderr.contains("5 new"), "{stderr}");
+}
+
+#[test]
+fn parity_passes_on_the_vendored_fixtures() {
+    let out = hulu(&["parity"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    let lines = stdout.lines().filter(|l| l.ends_with(" ok")).count();
+    let cases = std::fs::read_dir(fixtures().join("cases"))
+        .unwrap()
+        .flat_map(|d| std::fs::read_dir(d.unwrap().path()).unwrap())
+        .filter(|f| {
+            f.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|e| e == "json")
+        })
+        .count();
+    assert_eq!(lines, cases, "{stdout}");
+}
+
+#[test]
+fn parity_fails_on_a_root_without_cases() {
+    let out = hulu(&["parity", "/nonexistent-fixtures-root"]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("no cases/"));
+}
+
+#[test]
+fn inspect_counts_tokens_before_and_after_compression() {
+    let cine = fixtures().join("io/dicom/examples_ybr_color.dcm");
+    let out = hulu(&["inspect", "--fps", "10", cine.to_str().unwrap()]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(stdout.contains("Video: 10 frame(s)"), "{stdout}");
+    assert!(stdout.contains("without compression"), "{stdout}");
+}
+
+#[test]
+fn bench_runs_on_the_tiny_model() {
+    let nii = fixtures().join("inputs/anatomical.nii");
+    let out = hulu(&[
+        "bench",
+        "--nifti",
+        nii.to_str().unwrap(),
+        "--slices",
+        "4",
+        "--new",
+        "3",
+        "--json",
+    ]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(report["frames"], 4);
+    assert_eq!(report["new_tokens"], 3);
+    assert_eq!(report["visual_tokens_before"], 80);
+    for key in [
+        "load_s",
+        "preprocess_s",
+        "prefill_s",
+        "decode_s",
+        "end_to_end_s",
+    ] {
+        assert!(report[key].as_f64().unwrap() >= 0.0, "{key}");
+    }
+    assert!(report["peak_rss_bytes"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn info_checks_the_checkpoint_layout() {
+    let out = hulu(&["info"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success());
+    assert!(stdout.contains("every tensor present"), "{stdout}");
+}
+
+#[test]
+fn unknown_dtype_is_a_clear_error() {
+    let out = hulu(&["ask", "--dtype", "f8", "--question", "hi"]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("unknown dtype"));
+}
