@@ -7,12 +7,16 @@
 
 mod annexb;
 mod boxes;
+#[cfg(feature = "ffmpeg")]
+mod ffmpeg;
 mod mp4;
 mod sampling;
 mod yuv;
 
 use std::path::Path;
 
+#[cfg(feature = "ffmpeg")]
+pub use ffmpeg::load_with_ffmpeg;
 pub use sampling::{linspace_indices, pick_frames, Pick, VideoOptions};
 
 use crate::{Error, Limits, Result, RgbFrame, Visual, VisualKind};
@@ -45,7 +49,15 @@ pub fn load_video_with_limits(
         });
     }
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    video_from_bytes(&what, &bytes, options, limits)
+    match video_from_bytes(&what, &bytes, options, limits) {
+        // Not MP4/H.264: FFmpeg reads the rest when the feature is on.
+        #[cfg(feature = "ffmpeg")]
+        Err(Error::UnsupportedMedia { .. }) => {
+            drop(bytes);
+            ffmpeg::load_with_ffmpeg(path, options, limits)
+        }
+        other => other,
+    }
 }
 
 /// Decodes a video held in memory; `what` names it in errors.
