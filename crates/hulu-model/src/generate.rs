@@ -162,100 +162,220 @@ impl HuluMed {
         options: &GenerateOptions,
         mut on_text: impl FnMut(&str),
     ) -> Result<Generation> {
-        let _span = tracing::info_span!("generate", max_new = options.max_new_tokens).entered();
+        let mut out =
+            self.generate_prepared_batch(&[prepared], options, |_, piece| on_text(piece))?;
+        Ok(out.remove(0))
+    }
+
+    /// Answers several conversations together: their prompts are left-padded into one batch
+    /// (padding masked out, so each row generates what it would alone) and decoded step by
+    /// step until every row has finished. Row `i` of a sampled batch uses seed
+    /// `options.sampling.seed + i`.
+    pub fn generate_batch(
+        &self,
+        conversations: &[Vec<Turn>],
+        prepare: &PrepareOptions,
+        options: &GenerateOptions,
+    ) -> Result<Vec<Generation>> {
+        let start = Instant::now();
+        let prepared = conversations
+            .iter()
+            .map(|turns| self.prepare(turns, prepare))
+            .collect::<Result<Vec<_>>>()?;
+        let prepare_time = start.elapsed();
+        let refs: Vec<&Prepared> = prepared.iter().collect();
+        let mut out = self.generate_prepared_batch(&refs, options, |_, _| {})?;
+        for g in &mut out {
+            g.timings.prepare = prepare_time;
+        }
+        Ok(out)
+    }
+
+    /// Generates for a batch of prepared prompts; `on_text(row, piece)` receives each row's
+    /// visible text as it completes.
+    pub fn generate_prepared_batch(
+        &self,
+        prepared: &[&Prepared],
+        options: &GenerateOptions,
+        mut on_text: impl FnMut(usize, &str),
+    ) -> Result<Vec<Generation>> {
+        let _span = tracing::info_span!(
+            "generate",
+            batch = prepared.len(),
+            max_new = options.max_new_tokens
+        )
+        .entered();
         options.sampling.validate()?;
-        let prompt_len = prepared.lm_input_ids.len();
+        if prepared.is_empty() {
+            return Ok(Vec::new());
+        }
+        let lengths: Vec<usize> = prepared.iter().map(|p| p.lm_input_ids.len()).collect();
+        let width = lengths.iter().copied().max().unwrap_or(0);
         let max = self.decoder.config().max_position_embeddings;
-        if prompt_len + options.max_new_tokens > max {
+        if width + options.max_new_tokens > max {
             return Err(Error::PromptTooLong {
-                tokens: prompt_len + options.max_new_tokens,
+                tokens: width + options.max_new_tokens,
                 max,
             });
         }
         let eos = self.eos_ids();
-        let vocab = self.decoder.config().vocab_size;
-        let mut sampler = Sampler::new(options.sampling.clone())?;
-        let mut stream = TextStream::new(
-            self.tokenizer.clone(),
-            TextStreamOptions {
-                skip_special: true,
-                stop_strings: options.stop_strings.clone(),
-                strip_think: options.strip_think,
-            },
-        );
-        let mut history: Vec<u32> = prepared.lm_input_ids.iter().map(|&id| id as u32).collect();
-        let mut ids = Vec::new();
-        let mut text = String::new();
+        let mut rows = prepared
+            .iter()
+            .enumerate()
+            .map(|(i, p)| Row::new(self, p, options, &eos, i as u64))
+            .collect::<Result<Vec<_>>>()?;
         let mut timings = Timings::default();
-        let mut finish = FinishReason::MaxTokens;
         if options.max_new_tokens == 0 {
-            return Ok(Generation {
-                ids,
-                text,
-                finish,
-                counts: prepared.counts.clone(),
-                timings,
-            });
+            return Ok(rows
+                .into_iter()
+                .map(|r| r.finish(timings))
+                .collect::<Result<_>>()?);
         }
 
+        let t = Instant::now();
+        let hidden = self.decoder.config().hidden_size as i64;
+        let embeds = Tensor::f_zeros(
+            [prepared.len() as i64, width as i64, hidden],
+            (self.decoder.kind(), self.device),
+        )?;
+        for (b, p) in prepared.iter().enumerate() {
+            let len = p.lm_input_ids.len() as i64;
+            embeds
+                .get(b as i64)
+                .f_narrow(0, width as i64 - len, len)?
+                .f_copy_(&p.inputs_embeds)?;
+        }
         let mut cache = self
             .decoder
-            .new_cache(1, prompt_len + options.max_new_tokens)?;
-        let t = Instant::now();
+            .new_cache(prepared.len(), width + options.max_new_tokens)?;
         let out = tch::no_grad(|| {
-            self.decoder.prefill(
-                &prepared.inputs_embeds.unsqueeze(0),
-                &mut cache,
-                LogitsFor::Last,
-            )
+            self.decoder
+                .prefill_padded(&embeds, &lengths, &mut cache, LogitsFor::Last)
         })?;
         let mut logits = out
             .logits
             .ok_or_else(|| Error::Assembly("decoder returned no logits".into()))?;
         timings.prefill = t.elapsed();
+
         let t = Instant::now();
         for step in 0..options.max_new_tokens {
-            let mut row = logits_to_vec(&logits.get(0))?;
-            if options.suppress_eos {
-                for &id in &eos {
-                    if let Some(v) = row.get_mut(id as usize) {
-                        *v = f32::NEG_INFINITY;
+            let mut next = Vec::with_capacity(rows.len());
+            for (b, row) in rows.iter_mut().enumerate() {
+                if !row.done {
+                    let piece = row.step(&logits.get(b as i64))?;
+                    if !piece.is_empty() {
+                        on_text(b, &piece);
                     }
                 }
+                // A finished row keeps decoding its last id; its output is no longer read.
+                next.push(row.ids.last().copied().unwrap_or(0));
             }
-            let id = sampler.sample(&row[..vocab.min(row.len())], &history)?;
-            ids.push(i64::from(id));
-            history.push(id);
-            if options.stop_on_eos && !options.suppress_eos && eos.contains(&i64::from(id)) {
-                finish = FinishReason::Eos;
+            if step + 1 == options.max_new_tokens || rows.iter().all(|r| r.done) {
                 break;
             }
-            let piece = stream.push(id)?;
-            if !piece.text.is_empty() {
-                on_text(&piece.text);
-                text.push_str(&piece.text);
-            }
-            if piece.stopped {
-                finish = FinishReason::StopString;
-                break;
-            }
-            if step + 1 == options.max_new_tokens {
-                break;
-            }
-            let next = Tensor::from_slice(&[i64::from(id)]).to_device(self.device);
+            let next = Tensor::from_slice(&next).f_to_device(self.device)?;
             logits = tch::no_grad(|| self.decoder.decode_step(&next, &mut cache))?;
         }
-        let rest = stream.finish()?;
-        if !rest.is_empty() {
-            on_text(&rest);
-            text.push_str(&rest);
-        }
         timings.decode = t.elapsed();
-        Ok(Generation {
-            ids,
-            text,
-            finish,
+        rows.into_iter()
+            .enumerate()
+            .map(|(b, mut row)| {
+                let rest = row.stream.finish()?;
+                if !rest.is_empty() {
+                    on_text(b, &rest);
+                    row.text.push_str(&rest);
+                }
+                row.finish(timings)
+            })
+            .collect()
+    }
+}
+
+/// The generation state of one sequence of a batch.
+struct Row<'a> {
+    sampler: Sampler,
+    stream: TextStream,
+    history: Vec<u32>,
+    ids: Vec<i64>,
+    text: String,
+    finish: FinishReason,
+    done: bool,
+    options: &'a GenerateOptions,
+    eos: &'a [i64],
+    vocab: usize,
+    counts: TokenCounts,
+}
+
+impl<'a> Row<'a> {
+    fn new(
+        model: &HuluMed,
+        prepared: &Prepared,
+        options: &'a GenerateOptions,
+        eos: &'a [i64],
+        row: u64,
+    ) -> Result<Self> {
+        let mut sampling = options.sampling.clone();
+        sampling.seed = sampling.seed.wrapping_add(row);
+        Ok(Row {
+            sampler: Sampler::new(sampling)?,
+            stream: TextStream::new(
+                model.tokenizer.clone(),
+                TextStreamOptions {
+                    skip_special: true,
+                    stop_strings: options.stop_strings.clone(),
+                    strip_think: options.strip_think,
+                },
+            ),
+            history: prepared.lm_input_ids.iter().map(|&id| id as u32).collect(),
+            ids: Vec::new(),
+            text: String::new(),
+            finish: FinishReason::MaxTokens,
+            done: false,
+            options,
+            eos,
+            vocab: model.decoder.config().vocab_size,
             counts: prepared.counts.clone(),
+        })
+    }
+
+    /// Picks the next id from this row's logits; returns the visible text it completes.
+    fn step(&mut self, logits: &Tensor) -> Result<String> {
+        let mut row = logits_to_vec(logits)?;
+        if self.options.suppress_eos {
+            for &id in self.eos {
+                if let Some(v) = row.get_mut(id as usize) {
+                    *v = f32::NEG_INFINITY;
+                }
+            }
+        }
+        let id = self
+            .sampler
+            .sample(&row[..self.vocab.min(row.len())], &self.history)?;
+        self.ids.push(i64::from(id));
+        self.history.push(id);
+        if self.options.stop_on_eos
+            && !self.options.suppress_eos
+            && self.eos.contains(&i64::from(id))
+        {
+            self.finish = FinishReason::Eos;
+            self.done = true;
+            return Ok(String::new());
+        }
+        let piece = self.stream.push(id)?;
+        self.text.push_str(&piece.text);
+        if piece.stopped {
+            self.finish = FinishReason::StopString;
+            self.done = true;
+        }
+        Ok(piece.text)
+    }
+
+    fn finish(self, timings: Timings) -> Result<Generation> {
+        Ok(Generation {
+            ids: self.ids,
+            text: self.text,
+            finish: self.finish,
+            counts: self.counts,
             timings,
         })
     }

@@ -1,0 +1,103 @@
+//! Requests the model cannot honour give typed errors, never a panic or a silent wrong answer.
+
+use hulu_io::{RgbFrame, Visual, VisualKind};
+use hulu_model::{Error, HuluMed, Item, PrepareOptions, Turn};
+use tch::{Device, Kind};
+
+fn model() -> HuluMed {
+    let dir = hulu_testkit::fixtures_root().join("models/tiny-qwen2");
+    HuluMed::from_pretrained(dir, Device::Cpu, Kind::Float).unwrap()
+}
+
+fn grey_image(w: usize, h: usize) -> Visual {
+    let data: Vec<u8> = (0..w * h).map(|i| (i % 251) as u8).collect();
+    Visual::new(
+        VisualKind::Image,
+        vec![RgbFrame::from_grey(w, h, &data).unwrap()],
+    )
+}
+
+#[test]
+fn a_typed_image_token_without_a_visual_is_a_count_mismatch() {
+    let turns = [Turn::user_text("What is in <image>?")];
+    let err = model()
+        .prepare(&turns, &PrepareOptions::default())
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::ImageCountMismatch {
+                placeholders: 1,
+                visual_frames: 0
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_extra_image_token_beside_a_visual_is_a_count_mismatch() {
+    let turns = [Turn::user(vec![
+        Item::Visual(grey_image(64, 48)),
+        Item::Text("Compare with <image>".into()),
+    ])];
+    let err = model()
+        .prepare(&turns, &PrepareOptions::default())
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::ImageCountMismatch {
+                placeholders: 2,
+                visual_frames: 1
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_visual_with_no_frames_is_refused() {
+    let turns = [Turn::user(vec![
+        Item::Visual(Visual::new(VisualKind::Volume, Vec::new())),
+        Item::Text("Describe".into()),
+    ])];
+    assert!(model().prepare(&turns, &PrepareOptions::default()).is_err());
+}
+
+#[test]
+fn a_zero_merge_size_is_refused() {
+    let frames = vec![RgbFrame::from_grey(56, 56, &[7; 56 * 56]).unwrap(); 2];
+    let turns = [Turn::user(vec![
+        Item::Visual(Visual::new(VisualKind::Volume, frames)),
+        Item::Text("Describe".into()),
+    ])];
+    let options = PrepareOptions {
+        merge_size: Some(0),
+        ..PrepareOptions::default()
+    };
+    assert!(model().prepare(&turns, &options).is_err());
+}
+
+#[test]
+fn a_decoder_of_another_width_cannot_be_assembled() {
+    // The qwen3 fixture's decoder is 32 wide like qwen2's, so widen the config instead: a
+    // checkpoint whose config disagrees with its tensors names the tensor.
+    let src = hulu_testkit::fixtures_root().join("models/tiny-qwen3");
+    let dir = std::env::temp_dir().join(format!("hulu-model-wide-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let p = entry.unwrap().path();
+        std::fs::copy(&p, dir.join(p.file_name().unwrap())).unwrap();
+    }
+    let config = dir.join("config.json");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace("\"intermediate_size\": 64", "\"intermediate_size\": 96"),
+    )
+    .unwrap();
+    let err = HuluMed::from_pretrained(&dir, Device::Cpu, Kind::Float).unwrap_err();
+    assert!(err.to_string().contains("mlp"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
