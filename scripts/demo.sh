@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/setup-libtorch.sh
+scripts/setup-system.sh
 cargo run --quiet -- "${@:-demo}"

@@ -102,6 +102,10 @@ pub enum Error {
         keys: Vec<String>,
     },
 
+    /// A checkpoint's tensors differ from the layout its config implies (every problem listed).
+    #[error("checkpoint does not match its config: {0}")]
+    WeightLayout(Box<crate::checkpoint::WeightReport>),
+
     /// A tensor is stored in a dtype that cannot be converted.
     #[error("weight {key:?} has unsupported dtype {dtype}")]
     UnsupportedDtype {

@@ -303,6 +303,7 @@ struct Row<'a> {
     options: &'a GenerateOptions,
     eos: &'a [i64],
     vocab: usize,
+    tokenizer_vocab: usize,
     counts: TokenCounts,
 }
 
@@ -334,6 +335,7 @@ impl<'a> Row<'a> {
             options,
             eos,
             vocab: model.decoder.config().vocab_size,
+            tokenizer_vocab: model.tokenizer.vocab_size(),
             counts: prepared.counts.clone(),
         })
     }
@@ -359,6 +361,11 @@ impl<'a> Row<'a> {
         {
             self.finish = FinishReason::Eos;
             self.done = true;
+            return Ok(String::new());
+        }
+        if id as usize >= self.tokenizer_vocab {
+            // Ids of the padded embedding rows past the tokenizer have no text (as
+            // `transformers` decodes them): nothing to show, generation goes on.
             return Ok(String::new());
         }
         let piece = self.stream.push(id)?;
