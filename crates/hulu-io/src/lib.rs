@@ -18,11 +18,11 @@ pub mod config;
 pub mod dicom;
 mod error;
 pub mod grid;
-pub mod limits;
 pub mod image;
+pub mod limits;
 pub mod nifti;
-pub mod visual;
 pub mod video;
+pub mod visual;
 
 #[cfg(feature = "tch")]
 pub use checkpoint::Weights;

@@ -226,10 +226,7 @@ impl HuluMed {
             .collect::<Result<Vec<_>>>()?;
         let mut timings = Timings::default();
         if options.max_new_tokens == 0 {
-            return Ok(rows
-                .into_iter()
-                .map(|r| r.finish(timings))
-                .collect::<Result<_>>()?);
+            return rows.into_iter().map(|r| r.finish(timings)).collect();
         }
 
         let t = Instant::now();
