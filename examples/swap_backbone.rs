@@ -1,0 +1,124 @@
+//! Assemble a model from parts: the vision side (SigLIP encoder + projector) of one
+//! checkpoint and the language model of another.
+//!
+//! ```text
+//! cargo run --example swap_backbone -- [VISION_DIR] [DECODER_DIR] [IMAGE]
+//! ```
+//!
+//! Defaults: vision from the tiny Qwen2 test model, decoder from the tiny Qwen3 test model
+//! (`tests/fixtures/models/tiny-qwen{2,3}`). Both have random weights, so the answer is random
+//! words; the point is which pieces have to agree.
+//!
+//! The builder starts from the *decoder's* directory: the tokenizer, chat template, EOS ids
+//! and `config.json` belong to the language model, so they must come from where its weights
+//! come from. The vision parts are handed in already loaded. They fit when the projector maps
+//! the encoder's width to the decoder's width, and the image token id is inside the decoder's
+//! vocabulary (the builder checks both). The image processor settings still come from the
+//! decoder's directory; here both checkpoints use the same patch size and pixel budget.
+
+use anyhow::{bail, Context, Result};
+use hulu_io::{Checkpoint, HuluConfig, Weights};
+use hulu_model::{GenerateOptions, HuluMedBuilder, Item, LoadOptions, PrepareOptions, Turn};
+use hulu_vision::{Projector, SiglipNavitEncoder, VisionEncoder};
+use std::io::Write;
+use std::path::PathBuf;
+use tch::{Device, Kind};
+
+fn main() -> Result<()> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut args = std::env::args_os().skip(1).map(PathBuf::from);
+    let vision_dir = args
+        .next()
+        .unwrap_or_else(|| root.join("tests/fixtures/models/tiny-qwen2"));
+    let decoder_dir = args
+        .next()
+        .unwrap_or_else(|| root.join("tests/fixtures/models/tiny-qwen3"));
+    let image = args
+        .next()
+        .unwrap_or_else(|| root.join("tests/fixtures/inputs/us_rgb.png"));
+    let (device, kind) = (Device::Cpu, Kind::Float);
+
+    let vision_config = HuluConfig::from_file(vision_dir.join("config.json"))?;
+    let decoder_config = HuluConfig::from_file(decoder_dir.join("config.json"))?;
+    let vision_width = vision_config.vision_encoder_config.hidden_size;
+    let decoder_width = decoder_config.hidden_size;
+    // The projector was trained to map into the vision checkpoint's own decoder width; it can
+    // only feed a decoder of that same width.
+    if vision_config.hidden_size != decoder_width {
+        bail!(
+            "the projector of {} outputs {} features but the decoder of {} is {} wide",
+            vision_dir.display(),
+            vision_config.hidden_size,
+            decoder_dir.display(),
+            decoder_width
+        );
+    }
+
+    // Load the encoder and projector from the vision checkpoint (memory-mapped safetensors;
+    // the keys live under `model.vision_encoder` and `model.mm_projector`).
+    let ckpt = Checkpoint::open(&vision_dir)?;
+    let weights = Weights::new(&ckpt, kind, device);
+    let encoder = SiglipNavitEncoder::load(
+        &vision_config.vision_encoder_config,
+        &weights.pp("model.vision_encoder"),
+    )?;
+    let projector = Projector::load(
+        &weights.pp("model.mm_projector"),
+        vision_width,
+        vision_config.hidden_size,
+    )?;
+    println!(
+        "vision : SigLIP encoder ({} layers, width {}) + projector {} -> {}, from {}",
+        vision_config.vision_encoder_config.num_hidden_layers,
+        encoder.hidden_size(),
+        vision_width,
+        vision_config.hidden_size,
+        vision_dir.display()
+    );
+
+    // The decoder (and everything else not supplied) is loaded from the builder's directory.
+    let model = HuluMedBuilder::new(&decoder_dir)
+        .device(device)
+        .kind(kind)
+        .vision(Box::new(encoder), projector)
+        .build()
+        .context("assembling the model")?;
+    let dc = model.decoder().config();
+    println!(
+        "decoder: {:?} ({} layers, width {}, vocabulary {}), tokenizer and template from {}",
+        dc.family,
+        dc.num_layers,
+        dc.hidden_size,
+        dc.vocab_size,
+        model.dir().display()
+    );
+
+    let picture = hulu_model::VisualSource::Image(image.clone())
+        .load(&LoadOptions::default())
+        .with_context(|| format!("reading {}", image.display()))?;
+    let turns = [Turn::user(vec![
+        Item::Visual(picture),
+        Item::Text("What organ is shown in this ultrasound image?".into()),
+    ])];
+    let options = GenerateOptions {
+        max_new_tokens: 16,
+        ..GenerateOptions::default()
+    };
+    print!("answer: ");
+    let generation = model.generate_stream(&turns, &PrepareOptions::default(), &options, |p| {
+        print!("{p}");
+        let _ = std::io::stdout().flush();
+    })?;
+    println!();
+    let c = &generation.counts;
+    println!(
+        "tokens: {} prompt ({} text + {} visual), {} generated, finish {:?}",
+        c.total(),
+        c.text,
+        c.visual_after,
+        generation.ids.len(),
+        generation.finish
+    );
+    println!("(the tiny test models have random weights: their words are random)");
+    Ok(())
+}
