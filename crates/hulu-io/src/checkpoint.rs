@@ -225,12 +225,36 @@ impl Checkpoint {
         // One copy out of the mapping in the stored dtype; the conversion and the move to the
         // device then happen in libtorch (on the device when it is not the CPU).
         let tensor = tch::Tensor::f_from_data_size(bytes, &shape, stored)?;
+        self.release(meta);
         let tensor = if device == tch::Device::Cpu {
             tensor.f_to_kind(kind)?
         } else {
             tensor.f_to_device(device)?.f_to_kind(kind)?
         };
         Ok(tensor)
+    }
+}
+
+impl Checkpoint {
+    /// Drops the page cache mapping of one tensor's bytes once they have been copied, so a
+    /// loaded model's peak memory is its converted weights, not those plus the whole mapped
+    /// file. The mapping stays valid: untouched pages are read from the file again on access.
+    #[cfg(feature = "tch")]
+    fn release(&self, meta: &TensorMeta) {
+        #[cfg(unix)]
+        {
+            let map = &self.shards[meta.shard].map;
+            // SAFETY: the mapping is read-only and file-backed, and no reference into this range
+            // outlives the copy that precedes this call; MADV_DONTNEED on such pages only drops
+            // them from this process, and later reads fault them in from the file unchanged.
+            let _ = unsafe {
+                map.unchecked_advise_range(
+                    memmap2::UncheckedAdvice::DontNeed,
+                    meta.range.0,
+                    meta.range.1 - meta.range.0,
+                )
+            };
+        }
     }
 }
 
