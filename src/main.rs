@@ -68,8 +68,11 @@ enum Command {
 }
 
 fn main() -> Result<()> {
+    // RUST_LOG=info prints every stage span with its busy and idle time when it closes: the
+    // quickest profile of where a run spends its time.
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
