@@ -4,27 +4,7 @@
 use hulu_io::dicom::{DicomFile, DicomRender, DicomWindow};
 use hulu_io::Limits;
 use hulu_testkit::io_files;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-/// Records the largest single allocation request of the process.
-struct LargestAllocation;
-
-static LARGEST: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for LargestAllocation {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LARGEST.fetch_max(layout.size(), Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LARGEST.fetch_max(new_size, Ordering::Relaxed);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use hulu_testkit::LargestAllocation;
 
 #[global_allocator]
 static ALLOCATOR: LargestAllocation = LargestAllocation;
@@ -114,7 +94,7 @@ fn mutated_and_random_bytes_never_panic_or_overallocate() {
             let bytes = mutate(&mut rng, &original);
             decoded += usize::from(exercise(&bytes, &limits));
             cases += 1;
-            let largest = LARGEST.load(Ordering::Relaxed);
+            let largest = LargestAllocation::largest();
             if largest > 2 * BUDGET {
                 let dump = std::env::temp_dir().join("hulu_dicom_overallocation.dcm");
                 std::fs::write(&dump, &bytes).unwrap();
@@ -137,7 +117,7 @@ fn mutated_and_random_bytes_never_panic_or_overallocate() {
             cases += 1;
         }
     }
-    let largest = LARGEST.load(Ordering::Relaxed);
+    let largest = LargestAllocation::largest();
     println!("{cases} cases, {decoded} still decoded; largest allocation {largest} bytes");
     assert!(
         largest <= 2 * BUDGET,

@@ -1,32 +1,13 @@
 //! Hostile pictures: random bytes behind each format's signature and mutated encodings must
 //! give `Ok` or a typed error, never a panic, and never one allocation beyond the budget.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use hulu_testkit::LargestAllocation;
 use std::io::Cursor;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use hulu_io::image::picture_from_bytes;
 use hulu_io::Limits;
 use image::{DynamicImage, ImageBuffer, ImageFormat, Luma, Rgb};
 use proptest::prelude::*;
-
-struct LargestAllocation;
-
-static LARGEST: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for LargestAllocation {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LARGEST.fetch_max(layout.size(), Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LARGEST.fetch_max(new_size, Ordering::Relaxed);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
 
 #[global_allocator]
 static ALLOCATOR: LargestAllocation = LargestAllocation;
@@ -42,7 +23,7 @@ fn exercise(bytes: &[u8]) {
     if let Ok(p) = picture_from_bytes("<fuzz>", bytes, &limits) {
         let _ = p.to_rgb_frame();
     }
-    let largest = LARGEST.load(Ordering::Relaxed);
+    let largest = LargestAllocation::largest();
     assert!(
         largest <= BUDGET,
         "an allocation of {largest} bytes exceeds the budget"
@@ -119,6 +100,6 @@ fn mutated_encodings() {
         .unwrap();
     println!(
         "400 mutated pictures: largest allocation {}",
-        LARGEST.load(Ordering::Relaxed)
+        LargestAllocation::largest()
     );
 }

@@ -1,33 +1,13 @@
 //! Hostile NIfTI input: random bytes, random headers and mutated fixture files must give
 //! `Ok` or a typed error, never a panic, and never one allocation beyond the budget.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use hulu_testkit::LargestAllocation;
 use std::io::Write;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use hulu_io::nifti::{NiftiVolume, SliceAxis, SliceOptions, Window};
 use hulu_io::Limits;
 use hulu_testkit::io_files;
 use proptest::prelude::*;
-
-/// Records the largest single allocation request of the process.
-struct LargestAllocation;
-
-static LARGEST: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for LargestAllocation {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LARGEST.fetch_max(layout.size(), Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LARGEST.fetch_max(new_size, Ordering::Relaxed);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
 
 #[global_allocator]
 static ALLOCATOR: LargestAllocation = LargestAllocation;
@@ -59,7 +39,7 @@ fn exercise(bytes: &[u8]) {
             );
         }
     }
-    let largest = LARGEST.load(Ordering::Relaxed);
+    let largest = LargestAllocation::largest();
     assert!(
         largest <= BUDGET,
         "an allocation of {largest} bytes exceeds the budget"
@@ -174,7 +154,7 @@ fn mutated_fixture_files() {
         .unwrap();
     println!(
         "400 mutated NIfTI files: no panic, largest allocation {} bytes",
-        LARGEST.load(Ordering::Relaxed)
+        LargestAllocation::largest()
     );
 }
 

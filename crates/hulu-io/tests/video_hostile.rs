@@ -1,31 +1,12 @@
 //! Hostile video input: random bytes, random box trees and mutated real clips must give `Ok`
 //! or a typed error, never a panic, and never one allocation beyond the budget.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use hulu_testkit::LargestAllocation;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use hulu_io::video::{video_from_bytes, VideoOptions};
 use hulu_io::Limits;
 use proptest::prelude::*;
-
-struct LargestAllocation;
-
-static LARGEST: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for LargestAllocation {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LARGEST.fetch_max(layout.size(), Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LARGEST.fetch_max(new_size, Ordering::Relaxed);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
 
 #[global_allocator]
 static ALLOCATOR: LargestAllocation = LargestAllocation;
@@ -41,7 +22,7 @@ fn exercise(bytes: &[u8]) -> bool {
         max_dim: 4096,
     };
     let ok = video_from_bytes("<fuzz>", bytes, &VideoOptions::default(), &limits).is_ok();
-    let largest = LARGEST.load(Ordering::Relaxed);
+    let largest = LargestAllocation::largest();
     assert!(
         largest <= BUDGET,
         "an allocation of {largest} bytes exceeds the budget"
@@ -153,6 +134,6 @@ fn mutated_real_clip() {
     println!(
         "60 mutated clips, {} still decoded: largest allocation {}",
         decoded.get(),
-        LARGEST.load(Ordering::Relaxed)
+        LargestAllocation::largest()
     );
 }
