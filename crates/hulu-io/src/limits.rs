@@ -50,6 +50,23 @@ impl Limits {
         }
     }
 
+    /// Reads a whole file whose size fits `max_bytes`; the size is checked before reading.
+    pub fn read_file(&self, path: &std::path::Path) -> Result<Vec<u8>> {
+        let len = std::fs::metadata(path)
+            .map_err(|e| Error::io(path, e))?
+            .len();
+        if len > self.max_bytes as u64 {
+            return Err(Error::TooLarge {
+                what: path.display().to_string(),
+                reason: format!(
+                    "file of {len} bytes exceeds the {} byte budget",
+                    self.max_bytes
+                ),
+            });
+        }
+        std::fs::read(path).map_err(|e| Error::io(path, e))
+    }
+
     /// Checks one frame's width and height against `max_dim`.
     pub fn check_frame(&self, what: &str, width: usize, height: usize) -> Result<()> {
         if width == 0 || height == 0 || width > self.max_dim || height > self.max_dim {

@@ -48,19 +48,7 @@ impl DicomFile {
     pub fn open(path: impl AsRef<Path>, limits: &Limits) -> Result<Self> {
         let path = path.as_ref();
         let _span = tracing::info_span!("dicom_open", path = %path.display()).entered();
-        let len = std::fs::metadata(path)
-            .map_err(|e| Error::io(path, e))?
-            .len();
-        if len > limits.max_bytes as u64 {
-            return Err(Error::TooLarge {
-                what: path.display().to_string(),
-                reason: format!(
-                    "file of {len} bytes exceeds the {} byte budget",
-                    limits.max_bytes
-                ),
-            });
-        }
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let bytes = limits.read_file(path)?;
         Self::parse(path.to_path_buf(), &bytes, limits)
     }
 

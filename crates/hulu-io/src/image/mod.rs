@@ -74,19 +74,7 @@ pub fn load_image_with_limits(path: impl AsRef<Path>, limits: &Limits) -> Result
 pub fn read_picture(path: impl AsRef<Path>, limits: &Limits) -> Result<Picture> {
     let path = path.as_ref();
     let _span = tracing::info_span!("load_image", path = %path.display()).entered();
-    let len = std::fs::metadata(path)
-        .map_err(|e| Error::io(path, e))?
-        .len();
-    if len > limits.max_bytes as u64 {
-        return Err(Error::TooLarge {
-            what: path.display().to_string(),
-            reason: format!(
-                "file of {len} bytes exceeds the {} byte budget",
-                limits.max_bytes
-            ),
-        });
-    }
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = limits.read_file(path)?;
     picture_from_bytes(&path.display().to_string(), &bytes, limits)
 }
 

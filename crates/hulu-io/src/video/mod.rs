@@ -36,19 +36,7 @@ pub fn load_video_with_limits(
     let path = path.as_ref();
     let _span = tracing::info_span!("load_video", path = %path.display()).entered();
     let what = path.display().to_string();
-    let len = std::fs::metadata(path)
-        .map_err(|e| Error::io(path, e))?
-        .len();
-    if len > limits.max_bytes as u64 {
-        return Err(Error::TooLarge {
-            what,
-            reason: format!(
-                "file of {len} bytes exceeds the {} byte budget",
-                limits.max_bytes
-            ),
-        });
-    }
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = limits.read_file(path)?;
     match video_from_bytes(&what, &bytes, options, limits) {
         // Not MP4/H.264: FFmpeg reads the rest when the feature is on.
         #[cfg(feature = "ffmpeg")]
