@@ -4,7 +4,7 @@
 use super::common::{ModelArgs, VisualArgs};
 use anyhow::Result;
 use clap::Args;
-use hulu_compress::{apply_mask, CompressionOptions, MedicalCompressor, TokenCompressor};
+use hulu_compress::{CompressionOptions, MedicalCompressor, TokenCompressor};
 use hulu_io::PreprocessorConfig;
 use hulu_model::VisualSource;
 use hulu_vision::{ImageProcessor, VisualInput};
@@ -64,11 +64,7 @@ pub fn run(args: &InspectArgs) -> Result<()> {
         let m = processed.merge_sizes[0];
         let pixels = processed.to_tensor()?;
         let mask = compressor.keep_mask(&pixels, &processed.grids, &processed.merge_sizes)?;
-        let tokens = mask.len();
-        let ids = vec![0i64; tokens];
-        let features = tch::Tensor::zeros([tokens as i64, 1], (tch::Kind::Float, tch::Device::Cpu));
-        let compressed = apply_mask(&features, &ids, 0, &mask)?;
-        let kept = compressed.ids.len();
+        let (tokens, kept) = (mask.len(), mask.kept());
         println!(
             "  patch grid {} x {} x {}, merge {m}x{m}: {} tokens per frame",
             grid.frames,
@@ -80,8 +76,8 @@ pub fn run(args: &InspectArgs) -> Result<()> {
             "  tokens: {tokens} without compression, {kept} with compression (ratio {:.2})",
             kept as f64 / tokens.max(1) as f64
         );
-        let per_frame: Vec<String> = compressed
-            .frames
+        let per_frame: Vec<String> = mask
+            .frame_stats()
             .iter()
             .map(|f| format!("{}/{}", f.kept, f.tokens))
             .collect();

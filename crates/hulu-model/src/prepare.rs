@@ -232,7 +232,7 @@ impl HuluMed {
         self.check_length(lm_input_ids.len())?;
         let inputs_embeds = self.splice(&lm_input_ids, &compressed.features)?;
         let visual_before = mask.len();
-        let visual_after = mask.as_slice().iter().filter(|&&k| k).count();
+        let visual_after = mask.kept();
         timings.compress = compress_start.elapsed();
         let counts = TokenCounts {
             text: lm_input_ids.len() - visual_after,
