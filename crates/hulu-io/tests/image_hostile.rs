@@ -20,10 +20,11 @@ fn exercise(bytes: &[u8]) {
         max_frames: 16,
         max_dim: 8192,
     };
+    LargestAllocation::reset_here();
     if let Ok(p) = picture_from_bytes("<fuzz>", bytes, &limits) {
         let _ = p.to_rgb_frame();
     }
-    let largest = LargestAllocation::largest();
+    let largest = LargestAllocation::largest_here();
     assert!(
         largest <= BUDGET,
         "an allocation of {largest} bytes exceeds the budget"
@@ -61,7 +62,7 @@ const SIGNATURES: [&[u8]; 5] = [
 ];
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: hulu_testkit::fuzz_cases(256), failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn random_bytes_behind_signatures(sig in 0..SIGNATURES.len(), tail in proptest::collection::vec(any::<u8>(), 0..2048)) {
@@ -73,9 +74,10 @@ proptest! {
 
 #[test]
 fn mutated_encodings() {
+    let cases = hulu_testkit::fuzz_cases(400);
     let files = encodings();
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
-        cases: 400,
+        cases,
         failure_persistence: None,
         ..ProptestConfig::default()
     });
@@ -99,7 +101,7 @@ fn mutated_encodings() {
         })
         .unwrap();
     println!(
-        "400 mutated pictures: largest allocation {}",
+        "{cases} mutated pictures: largest allocation {}",
         LargestAllocation::largest()
     );
 }

@@ -26,6 +26,7 @@ fn limits() -> Limits {
 /// Loads `bytes` and, when that works, renders frames along every axis: must not panic.
 fn exercise(bytes: &[u8]) {
     let limits = limits();
+    LargestAllocation::reset_here();
     if let Ok(vol) = NiftiVolume::from_bytes(bytes, &limits) {
         for axis in [SliceAxis::Axial, SliceAxis::Index(0), SliceAxis::Sagittal] {
             let _ = vol.slices_with_limits(
@@ -39,7 +40,7 @@ fn exercise(bytes: &[u8]) {
             );
         }
     }
-    let largest = LargestAllocation::largest();
+    let largest = LargestAllocation::largest_here();
     assert!(
         largest <= BUDGET,
         "an allocation of {largest} bytes exceeds the budget"
@@ -93,7 +94,7 @@ fn header(dims: [i16; 8], datatype: i16, bitpix: i16, vox_offset: f32, slope: f3
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: hulu_testkit::fuzz_cases(256), failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn random_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..2048), gz in any::<bool>()) {
@@ -122,8 +123,9 @@ proptest! {
 fn mutated_fixture_files() {
     let files = fixtures();
     assert!(!files.is_empty());
+    let cases = hulu_testkit::fuzz_cases(400);
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
-        cases: 400,
+        cases,
         failure_persistence: None,
         ..ProptestConfig::default()
     });
@@ -153,7 +155,7 @@ fn mutated_fixture_files() {
         })
         .unwrap();
     println!(
-        "400 mutated NIfTI files: no panic, largest allocation {} bytes",
+        "{cases} mutated NIfTI files: no panic, largest allocation {} bytes",
         LargestAllocation::largest()
     );
 }

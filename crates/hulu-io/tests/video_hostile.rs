@@ -21,8 +21,9 @@ fn exercise(bytes: &[u8]) -> bool {
         max_frames: 64,
         max_dim: 4096,
     };
+    LargestAllocation::reset_here();
     let ok = video_from_bytes("<fuzz>", bytes, &VideoOptions::default(), &limits).is_ok();
-    let largest = LargestAllocation::largest();
+    let largest = LargestAllocation::largest_here();
     assert!(
         largest <= BUDGET,
         "an allocation of {largest} bytes exceeds the budget"
@@ -57,7 +58,7 @@ fn box_tree() -> impl Strategy<Value = Vec<u8>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: hulu_testkit::fuzz_cases(256), failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn random_bytes(mut bytes in proptest::collection::vec(any::<u8>(), 8..2048)) {
@@ -106,8 +107,9 @@ fn mutated_real_clip() {
     .unwrap();
     assert_eq!(clean.frames.len(), 4);
     let decoded = std::cell::Cell::new(0);
+    let cases = hulu_testkit::fuzz_cases(60);
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
-        cases: 60,
+        cases,
         failure_persistence: None,
         ..ProptestConfig::default()
     });
@@ -132,7 +134,7 @@ fn mutated_real_clip() {
         })
         .unwrap();
     println!(
-        "60 mutated clips, {} still decoded: largest allocation {}",
+        "{cases} mutated clips, {} still decoded: largest allocation {}",
         decoded.get(),
         LargestAllocation::largest()
     );

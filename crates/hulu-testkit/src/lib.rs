@@ -6,6 +6,7 @@
 //! - [`TensorFile`]: the tensors of a fixture `.safetensors` as plain Rust vectors.
 //! - [`LargestAllocation`]: a global allocator recording the largest allocation.
 //! - [`compare`]: relative-L2 / max-abs comparisons with explicit tolerances.
+//! - [`fuzz_cases`]: how many cases a hostile-input test runs (`$HULU_FUZZ_CASES` for more).
 
 mod alloc;
 pub mod compare;
@@ -13,6 +14,15 @@ mod fixtures;
 mod tensors;
 
 pub use alloc::LargestAllocation;
+
+/// The number of cases a randomised hostile-input test runs: `default`, or
+/// `$HULU_FUZZ_CASES` when set, for a longer hunt than CI can afford.
+pub fn fuzz_cases(default: u32) -> u32 {
+    std::env::var("HULU_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
 pub use compare::{assert_close, Closeness, Tolerance};
 pub use fixtures::{cases, fixtures_root, io_files, models, Case};
 pub use tensors::{FixtureTensor, TensorFile};

@@ -8,6 +8,10 @@
 
 use std::io::Read;
 
+use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
+use dicom_core::{Tag, VR};
+use dicom_dictionary_std::StandardDataDictionary;
+
 /// Deepest sequence nesting accepted; real files rarely exceed 5.
 const MAX_DEPTH: usize = 64;
 /// The value length that means "undefined, ends at a delimiter".
@@ -202,8 +206,19 @@ struct Open {
     enc: Encoding,
 }
 
+/// Whether the parser reads a defined-length implicit-VR element as a sequence: it takes the
+/// VR from the standard dictionary, so only tags the dictionary calls SQ are sequences (a
+/// private or unknown tag is UN bytes, whatever its value looks like).
+fn implicit_is_sequence(group: u16, elem: u16) -> bool {
+    StandardDataDictionary
+        .by_tag(Tag(group, elem))
+        .is_some_and(|entry| entry.vr().relaxed() == VR::SQ)
+}
+
 /// Checks every element of `data` (a data set in `enc`): each declared length fits in the
-/// bytes that remain, and sequences nest at most [`MAX_DEPTH`] deep.
+/// bytes that remain of its innermost defined-length container (a value that overruns its
+/// item is corrupt, and past that point the parser and this walk would disagree on where the
+/// next header is), and sequences nest at most [`MAX_DEPTH`] deep.
 pub(crate) fn check_dataset(data: &[u8], enc: Encoding) -> Result<(), String> {
     let mut open: Vec<Open> = Vec::new();
     let mut pos = 0usize;
@@ -221,7 +236,9 @@ pub(crate) fn check_dataset(data: &[u8], enc: Encoding) -> Result<(), String> {
         if pos + 8 > data.len() {
             return Err(format!("element header at byte {pos} is cut off"));
         }
-        let remaining = |start: usize| data.len() - start;
+        // The innermost defined-length container bounds everything inside it.
+        let limit = open.iter().rev().find_map(|o| o.end).unwrap_or(data.len());
+        let remaining = |start: usize| limit.saturating_sub(start);
         let (group, elem) = (cur.u16(data, pos), cur.u16(data, pos + 2));
         if group == 0xFFFE {
             // Items and delimiters: a 4-byte length, never a VR.
@@ -294,11 +311,11 @@ pub(crate) fn check_dataset(data: &[u8], enc: Encoding) -> Result<(), String> {
                 remaining(pos)
             ));
         }
-        // A defined-length sequence: explicit VR says SQ; implicit VR is recognised by an
-        // item tag right after the header (which is how the parser's dictionary would see it).
+        // A defined-length sequence: explicit VR says SQ; implicit VR asks the dictionary,
+        // as the parser does.
         let is_sequence = match vr {
             Some(v) => &v == b"SQ",
-            None => len >= 8 && cur.u16(data, pos) == 0xFFFE && cur.u16(data, pos + 2) == 0xE000,
+            None => implicit_is_sequence(group, elem),
         };
         if is_sequence {
             open.push(Open {
@@ -350,6 +367,48 @@ mod tests {
         seq.extend((item.len() as u32).to_le_bytes());
         seq.extend(&item);
         assert!(check_dataset(&seq, Encoding::IMPLICIT_LE).is_err());
+    }
+
+    /// An implicit-VR element: tag, 32-bit length, value.
+    fn implicit(tag: (u16, u16), value: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend(tag.0.to_le_bytes());
+        out.extend(tag.1.to_le_bytes());
+        out.extend((value.len() as u32).to_le_bytes());
+        out.extend(value);
+        out
+    }
+
+    fn item(content: &[u8]) -> Vec<u8> {
+        let mut out = vec![0xFE, 0xFF, 0x00, 0xE0];
+        out.extend((content.len() as u32).to_le_bytes());
+        out.extend(content);
+        out
+    }
+
+    #[test]
+    fn a_value_overrunning_its_item_is_refused() {
+        // (0008,0016) claims 64 bytes inside an item that holds 16, though the file has more.
+        let mut content = vec![0x08, 0x00, 0x16, 0x00];
+        content.extend(64u32.to_le_bytes());
+        content.extend([b'1'; 8]);
+        let mut data = implicit((0x0008, 0x1115), &item(&content));
+        data.extend(implicit((0x0010, 0x0010), &[b'A'; 100]));
+        let err = check_dataset(&data, Encoding::IMPLICIT_LE).unwrap_err();
+        assert!(err.contains("(0008,0016)"), "{err}");
+    }
+
+    #[test]
+    fn implicit_private_values_are_bytes_even_when_they_look_like_items() {
+        // A private tag is UN to the parser: its value is skipped whole, so a lying length
+        // inside it is never read and must not be judged.
+        let mut inside = vec![0x08, 0x00, 0x16, 0x00];
+        inside.extend(0x7000_0000u32.to_le_bytes());
+        let data = implicit((0x0009, 0x1001), &item(&inside));
+        assert!(check_dataset(&data, Encoding::IMPLICIT_LE).is_ok());
+        // The same bytes under a standard SQ tag are a sequence, and the lie is caught.
+        let data = implicit((0x0008, 0x1115), &item(&inside));
+        assert!(check_dataset(&data, Encoding::IMPLICIT_LE).is_err());
     }
 
     #[test]

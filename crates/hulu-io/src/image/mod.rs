@@ -14,6 +14,8 @@ use image::{DynamicImage, ImageFormat, ImageReader};
 
 use crate::{Error, Limits, Result, RgbFrame, Visual, VisualKind};
 
+mod tiff_guard;
+
 /// A decoded picture at its stored depth.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Picture {
@@ -92,13 +94,17 @@ pub fn picture_from_bytes(what: &str, bytes: &[u8], limits: &Limits) -> Result<P
             reason: format!("{format:?} pictures are not read (PNG, JPEG, TIFF and BMP are)"),
         });
     }
+    // The decoder's buffer plus our u16 copy of it.
+    let max_alloc = (limits.max_bytes / 3) as u64;
+    if format == ImageFormat::Tiff {
+        tiff_guard::check_tiff_directories(what, bytes, max_alloc)?;
+    }
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     let max_dim = u32::try_from(limits.max_dim).unwrap_or(u32::MAX);
     let mut image_limits = image::Limits::default();
     image_limits.max_image_width = Some(max_dim);
     image_limits.max_image_height = Some(max_dim);
-    // The decoder's buffer plus our u16 copy of it.
-    image_limits.max_alloc = Some((limits.max_bytes / 3) as u64);
+    image_limits.max_alloc = Some(max_alloc);
     reader.limits(image_limits);
     let image = reader.decode().map_err(|e| match e {
         image::ImageError::Limits(l) => Error::TooLarge {

@@ -2,17 +2,53 @@
 //! fit inside its parent and the file, so no table inside can claim more entries than the
 //! file holds (the parser sizes its buffers from those counts).
 
-/// Boxes whose payload is itself a list of boxes.
-const CONTAINERS: [&[u8; 4]; 10] = [
-    b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"dinf", b"mvex", b"moof", b"traf",
+/// Boxes whose payload is a list of boxes the parser reads, and the bytes of fixed fields
+/// before that list (a full box's version and flags, an entry count, a sample entry's
+/// fields). `meta` is handled apart: its full-box header is optional in practice.
+const CONTAINERS: [(&[u8; 4], usize); 17] = [
+    (b"moov", 0),
+    (b"trak", 0),
+    (b"mdia", 0),
+    (b"minf", 0),
+    (b"stbl", 0),
+    (b"edts", 0),
+    (b"dinf", 0),
+    (b"mvex", 0),
+    (b"moof", 0),
+    (b"traf", 0),
+    (b"udta", 0),
+    (b"ilst", 0),
+    (b"stsd", 8),
+    (b"dref", 8),
+    (b"avc1", 78),
+    (b"hev1", 78),
+    (b"mp4a", 28),
 ];
+
+/// Where the child boxes of a box start, for the boxes the parser descends into.
+fn children_at(kind: &[u8; 4], payload: &[u8], parent: Option<&[u8; 4]>) -> Option<usize> {
+    if let Some(&(_, skip)) = CONTAINERS.iter().find(|(k, _)| *k == kind) {
+        return Some(skip);
+    }
+    match kind {
+        // ISO requires version and flags; some writers omit them and start with `hdlr`.
+        b"meta" => Some(if payload.get(4..8) == Some(b"hdlr") {
+            0
+        } else {
+            4
+        }),
+        // Every item of a metadata list holds `data` boxes.
+        _ if parent == Some(b"ilst") => Some(0),
+        _ => None,
+    }
+}
 
 /// `Err(reason)` when a box header is truncated or a box overruns its parent.
 pub fn check_boxes(bytes: &[u8]) -> Result<(), String> {
-    walk(bytes, 0)
+    walk(bytes, 0, None)
 }
 
-fn walk(mut rest: &[u8], depth: usize) -> Result<(), String> {
+fn walk(mut rest: &[u8], depth: usize, parent: Option<&[u8; 4]>) -> Result<(), String> {
     if depth > 16 {
         return Err("boxes nested deeper than 16 levels".into());
     }
@@ -40,8 +76,15 @@ fn walk(mut rest: &[u8], depth: usize) -> Result<(), String> {
             ));
         }
         let (this, tail) = rest.split_at(size as usize);
-        if CONTAINERS.contains(&&kind) {
-            walk(&this[header as usize..], depth + 1)?;
+        let payload = &this[header as usize..];
+        if let Some(skip) = children_at(&kind, payload, parent) {
+            let children = payload.get(skip..).ok_or_else(|| {
+                format!(
+                    "box {:?} is shorter than its {skip} bytes of fields",
+                    String::from_utf8_lossy(&kind)
+                )
+            })?;
+            walk(children, depth + 1, Some(&kind))?;
         }
         rest = tail;
     }

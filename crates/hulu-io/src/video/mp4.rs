@@ -117,6 +117,16 @@ fn decode(what: &str, bytes: &[u8], options: &VideoOptions, limits: &Limits) -> 
         .map_err(|e| invalid(what, format!("MP4 structure: {e}")))?;
     let track = find_track(what, &reader)?;
     limits.check_frame(what, track.width, track.height)?;
+    if track.samples as usize > bytes.len() {
+        return Err(invalid(
+            what,
+            format!(
+                "the track claims {} samples in a {} byte file",
+                track.samples,
+                bytes.len()
+            ),
+        ));
+    }
     let stsz = &reader.tracks()[&track.id].trak.mdia.minf.stbl.stsz;
     if stsz.sample_size as usize > bytes.len()
         || stsz.sample_sizes.iter().any(|&s| s as usize > bytes.len())

@@ -67,29 +67,41 @@ pub fn pick_frames(pts: &[f64], end: f64, options: &VideoOptions) -> Vec<Pick> {
         return Vec::new();
     }
     let start = pts[0];
-    let picks: Vec<Pick> = match options.fps {
+    match options.fps {
         Some(f) if f > 0.0 && f.is_finite() => {
             let first = (start * f).floor();
             let last = (end * f).floor();
+            // A saturating cast: a corrupt duration gives many ticks, never a panic.
             let ticks = ((last - first).max(1.0)) as usize;
-            let mut out = Vec::with_capacity(ticks.min(pts.len().max(1) * 2));
-            let mut frame = 0;
-            for n in 0..ticks {
-                let tick = first + n as f64;
-                while frame + 1 < pts.len() && (pts[frame + 1] * f).floor() <= tick {
-                    frame += 1;
-                }
-                out.push(Pick {
-                    frame,
-                    timestamp: start + n as f64 / f,
-                });
-            }
-            out
+            // Choose the ticks first, so a hostile duration costs `max_frames` lookups rather
+            // than one entry per second of claimed duration.
+            let chosen = if ticks > options.max_frames {
+                linspace_indices(ticks, options.max_frames)
+            } else {
+                (0..ticks).collect()
+            };
+            chosen
+                .into_iter()
+                .map(|n| {
+                    let tick = first + n as f64;
+                    let shown = pts.partition_point(|&p| (p * f).floor() <= tick);
+                    Pick {
+                        frame: shown.saturating_sub(1),
+                        timestamp: start + n as f64 / f,
+                    }
+                })
+                .collect()
         }
         _ => {
             let n = pts.len();
             let span = end - start;
-            (0..n)
+            let chosen = if n > options.max_frames {
+                linspace_indices(n, options.max_frames)
+            } else {
+                (0..n).collect()
+            };
+            chosen
+                .into_iter()
                 .map(|i| Pick {
                     frame: i,
                     timestamp: if n > 1 {
@@ -100,14 +112,6 @@ pub fn pick_frames(pts: &[f64], end: f64, options: &VideoOptions) -> Vec<Pick> {
                 })
                 .collect()
         }
-    };
-    if picks.len() > options.max_frames {
-        linspace_indices(picks.len(), options.max_frames)
-            .into_iter()
-            .map(|i| picks[i])
-            .collect()
-    } else {
-        picks
     }
 }
 
@@ -146,6 +150,11 @@ mod tests {
             few.iter().map(|p| p.frame).collect::<Vec<_>>(),
             [24, 74, 124]
         );
+        // A corrupt duration of 10^15 s is sampled without one entry per second.
+        let hostile = pick_frames(&pts, 1e15, &VideoOptions::default());
+        assert_eq!(hostile.len(), 180);
+        assert_eq!(hostile[0].frame, 24);
+        assert_eq!(hostile[179].frame, 131);
         // A clip shorter than a second still yields one frame.
         assert_eq!(
             pick_frames(&pts[..5], 0.2, &VideoOptions::default()).len(),
