@@ -12,7 +12,7 @@ use dicom_pixeldata::PixelDecoder;
 use super::image::{Colour, DicomImage, Palette};
 use super::info::{DicomInfo, Photometric};
 use super::pixels::{self, Samples};
-use super::{codestream, guard, rle};
+use super::{codestream, guard, jpeg12, rle};
 use crate::{Error, Limits, Result};
 
 /// Transfer syntaxes whose pixel data is stored as plain samples (no codec).
@@ -324,11 +324,10 @@ impl DicomFile {
             }
         }
         if info.transfer_syntax == JPEG_EXTENDED && info.bits_stored > 8 {
-            // The pure-Rust JPEG decoder implements 8-bit DCT only; refuse before it fails.
-            return Err(format!(
-                "{}-bit lossy JPEG (JPEG Extended, process 4) is not supported",
-                info.bits_stored
-            ));
+            // The registry's Rust JPEG decoders have no 12-bit DCT: our own decoder.
+            let offsets = element.value().offset_table().unwrap_or(&[]);
+            let stored = jpeg12::decode_dicom_frames(fragments, offsets, info, frames)?;
+            return Ok((stored, colour));
         }
         let frame_samples = info.rows * info.columns * info.samples_per_pixel;
         let frame_bytes = frame_samples * pixels::sample_bytes(info.bits_allocated);

@@ -18,6 +18,7 @@ mod file;
 mod guard;
 mod image;
 mod info;
+mod jpeg12;
 mod pixels;
 mod rle;
 mod series;
