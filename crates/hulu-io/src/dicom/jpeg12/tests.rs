@@ -44,8 +44,7 @@ fn segment(out: &mut Vec<u8>, marker: u8, payload: &[u8]) {
 }
 
 /// A one-component SOF1 stream of flat 8×8 blocks: `levels` holds one sample value per
-/// block (row-major over `ceil(width/8)` × `ceil(height/8)` blocks). Every quantiser is 1,
-/// so a block's DC coefficient is 8 × (level − 2^(P−1)) and its AC coefficients are 0.
+/// block (row-major over `ceil(width/8)` × `ceil(height/8)` blocks).
 /// `restart` > 0 writes a DRI and RST markers, numbered from `first_rst`.
 fn flat_blocks_jpeg(
     precision: u8,
@@ -55,6 +54,63 @@ fn flat_blocks_jpeg(
     restart: u16,
     first_rst: u8,
 ) -> Vec<u8> {
+    let blocks_x = usize::from(width).div_ceil(8);
+    let level = |_: usize, bx: usize, by: usize| levels[by * blocks_x + bx];
+    let layout = Layout {
+        precision,
+        width,
+        height,
+        sampling: &[(1, 1)],
+        interleaved: false,
+    };
+    flat_jpeg(&layout, &level, restart, first_rst)
+}
+
+/// The shape of a stream written by [`flat_jpeg`].
+struct Layout<'a> {
+    precision: u8,
+    width: u16,
+    height: u16,
+    /// Sampling factors (h, v) per component.
+    sampling: &'a [(usize, usize)],
+    /// One interleaved scan, or one scan per component.
+    interleaved: bool,
+}
+
+impl Layout<'_> {
+    fn max_sampling(&self) -> (usize, usize) {
+        let h = self.sampling.iter().map(|s| s.0).max().unwrap();
+        let v = self.sampling.iter().map(|s| s.1).max().unwrap();
+        (h, v)
+    }
+
+    /// What the decoder must output: component `c` of pixel (x, y) is the level of the
+    /// block holding its (subsampled) position.
+    fn expected(&self, level: &dyn Fn(usize, usize, usize) -> u16) -> Vec<u16> {
+        let (hmax, vmax) = self.max_sampling();
+        let mut out = Vec::new();
+        for y in 0..usize::from(self.height) {
+            for x in 0..usize::from(self.width) {
+                for (c, &(h, v)) in self.sampling.iter().enumerate() {
+                    out.push(level(c, x * h / hmax / 8, y * v / vmax / 8));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A SOF1 stream of flat 8×8 blocks, component `c`'s block (bx, by) at sample value
+/// `level(c, bx, by)`. Every quantiser is 1, so a block's DC coefficient is
+/// 8 × (level − 2^(P−1)) and its AC coefficients are 0. `restart` > 0 writes a DRI and RST
+/// markers (every `restart` MCUs of each scan), numbered from `first_rst`.
+fn flat_jpeg(
+    layout: &Layout,
+    level: &dyn Fn(usize, usize, usize) -> u16,
+    restart: u16,
+    first_rst: u8,
+) -> Vec<u8> {
+    let precision = layout.precision;
     let mut out = vec![0xFF, 0xD8];
     let mut dqt = vec![0u8];
     dqt.extend([1u8; 64]);
@@ -74,44 +130,89 @@ fn flat_blocks_jpeg(
     dht.push(0x00);
     segment(&mut out, 0xC4, &dht);
     let mut sof = vec![precision];
-    sof.extend(height.to_be_bytes());
-    sof.extend(width.to_be_bytes());
-    sof.extend([1, 1, 0x11, 0]);
+    sof.extend(layout.height.to_be_bytes());
+    sof.extend(layout.width.to_be_bytes());
+    sof.push(layout.sampling.len() as u8);
+    for (c, &(h, v)) in layout.sampling.iter().enumerate() {
+        sof.extend([c as u8 + 1, (h << 4 | v) as u8, 0]);
+    }
     segment(&mut out, 0xC1, &sof);
     if restart > 0 {
         segment(&mut out, 0xDD, &restart.to_be_bytes());
     }
-    segment(&mut out, 0xDA, &[1, 1, 0x00, 0, 63, 0]);
-    let shift = 1i32 << (precision - 1);
-    let mut w = BitWriter::default();
-    let mut predictor = 0i32;
-    let mut rst = first_rst;
-    for (i, &level) in levels.iter().enumerate() {
-        if restart > 0 && i > 0 && i % usize::from(restart) == 0 {
-            w.align();
-            w.out.extend([0xFF, 0xD0 + rst % 8]);
-            rst = rst.wrapping_add(1);
-            predictor = 0;
+    let (hmax, vmax) = layout.max_sampling();
+    let (width, height) = (usize::from(layout.width), usize::from(layout.height));
+    let scans: Vec<Vec<usize>> = if layout.interleaved {
+        vec![(0..layout.sampling.len()).collect()]
+    } else {
+        (0..layout.sampling.len()).map(|c| vec![c]).collect()
+    };
+    for scan in scans {
+        let mut sos = vec![scan.len() as u8];
+        for &c in &scan {
+            sos.extend([c as u8 + 1, 0x00]);
         }
-        let dc = 8 * (i32::from(level) - shift);
-        let diff = dc - predictor;
-        predictor = dc;
-        let category = 32 - diff.unsigned_abs().leading_zeros();
-        if category == 15 {
-            w.put(0b11110, 5);
+        sos.extend([0, 63, 0]);
+        segment(&mut out, 0xDA, &sos);
+        // Each MCU as a list of (component, block x, block y), in coding order (A.2).
+        let mut mcus: Vec<Vec<(usize, usize, usize)>> = Vec::new();
+        if scan.len() > 1 {
+            for my in 0..height.div_ceil(8 * vmax) {
+                for mx in 0..width.div_ceil(8 * hmax) {
+                    let mut mcu = Vec::new();
+                    for &c in &scan {
+                        let (h, v) = layout.sampling[c];
+                        for by in 0..v {
+                            for bx in 0..h {
+                                mcu.push((c, mx * h + bx, my * v + by));
+                            }
+                        }
+                    }
+                    mcus.push(mcu);
+                }
+            }
         } else {
-            w.put(category, 4);
+            let c = scan[0];
+            let (h, v) = layout.sampling[c];
+            for by in 0..(height * v).div_ceil(vmax).div_ceil(8) {
+                for bx in 0..(width * h).div_ceil(hmax).div_ceil(8) {
+                    mcus.push(vec![(c, bx, by)]);
+                }
+            }
         }
-        let bits = if diff < 0 {
-            diff + (1 << category) - 1
-        } else {
-            diff
-        };
-        w.put(bits as u32, category);
-        w.put(0, 1); // EOB
+        let shift = 1i32 << (precision - 1);
+        let mut w = BitWriter::default();
+        let mut predictors = [0i32; 4];
+        let mut rst = first_rst;
+        for (i, mcu) in mcus.iter().enumerate() {
+            if restart > 0 && i > 0 && i % usize::from(restart) == 0 {
+                w.align();
+                w.out.extend([0xFF, 0xD0 + rst % 8]);
+                rst = rst.wrapping_add(1);
+                predictors = [0; 4];
+            }
+            for &(c, bx, by) in mcu {
+                let dc = 8 * (i32::from(level(c, bx, by)) - shift);
+                let diff = dc - predictors[c];
+                predictors[c] = dc;
+                let category = 32 - diff.unsigned_abs().leading_zeros();
+                if category == 15 {
+                    w.put(0b11110, 5);
+                } else {
+                    w.put(category, 4);
+                }
+                let bits = if diff < 0 {
+                    diff + (1 << category) - 1
+                } else {
+                    diff
+                };
+                w.put(bits as u32, category);
+                w.put(0, 1); // EOB
+            }
+        }
+        w.align();
+        out.extend(w.out);
     }
-    w.align();
-    out.extend(w.out);
     out.extend([0xFF, 0xD9]);
     out
 }
@@ -151,6 +252,30 @@ fn flat_12_bit_blocks_decode_exactly_and_crop_to_the_frame() {
         (20, 13, 1, 12)
     );
     assert_eq!(d.samples, flat_blocks_image(20, 13, &levels));
+}
+
+#[test]
+fn subsampled_components_upsample_in_interleaved_and_separate_scans() {
+    // 4:2:0 luma/chroma, and an odd 3×1 / 1×2 mix, on sizes that are no multiple of an MCU.
+    let level = |c: usize, bx: usize, by: usize| ((c * 997 + bx * 131 + by * 311) % 4096) as u16;
+    for sampling in [&[(2, 2), (1, 1), (1, 1)][..], &[(3, 1), (1, 2)][..]] {
+        for interleaved in [true, false] {
+            for restart in [0, 3] {
+                let layout = Layout {
+                    precision: 12,
+                    width: 53,
+                    height: 37,
+                    sampling,
+                    interleaved,
+                };
+                let jpeg = flat_jpeg(&layout, &level, restart, 0);
+                let what = format!("{sampling:?}, interleaved {interleaved}, restart {restart}");
+                let d = decode(&jpeg, 53, 37).unwrap_or_else(|e| panic!("{what}: {e}"));
+                assert_eq!(d.components, sampling.len(), "{what}");
+                assert!(d.samples == layout.expected(&level), "{what}");
+            }
+        }
+    }
 }
 
 #[test]
