@@ -49,6 +49,12 @@ pub fn peak_rss_bytes() -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// Restarts the peak-RSS count from the current resident size (Linux `clear_refs` 5), so each
+/// stage's own peak can be read; false where that is unsupported.
+pub fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
 /// Runs the benchmark and prints one line per stage (or JSON).
 pub fn run(args: &BenchArgs) -> Result<()> {
     let source = match (&args.nifti, &args.dicom, &args.video) {
@@ -61,6 +67,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let t = Instant::now();
     let (model, _) = args.model.load()?;
     let load = t.elapsed();
+    let peak_load = peak_rss_bytes();
+    let staged = reset_peak_rss();
 
     let e2e = Instant::now();
     let t = Instant::now();
@@ -84,6 +92,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             ..PrepareOptions::default()
         },
     )?;
+    let peak_prepare = peak_rss_bytes();
+    reset_peak_rss();
     let generation = model.generate_prepared(
         &prepared,
         &GenerateOptions {
@@ -98,7 +108,14 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let vision = prepared.timings.vision + prepared.timings.compress;
     let c = &prepared.counts;
     let patches: usize = prepared.grids.iter().map(|g| g.patches()).sum();
-    let peak = peak_rss_bytes();
+    let peak_generate = peak_rss_bytes();
+    // The whole run's peak is the largest stage peak (each reset restarts from the current
+    // size, never below it).
+    let peak = [peak_load, peak_prepare, peak_generate]
+        .into_iter()
+        .flatten()
+        .max();
+    let stage_peaks = staged.then_some((peak_load, peak_prepare, peak_generate));
     let report = json!({
         "model": args.model.model.display().to_string(),
         "dtype": args.model.dtype,
@@ -118,6 +135,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         "decode_tok_per_s": generation.decode_tokens_per_second(),
         "end_to_end_s": e2e.as_secs_f64(),
         "peak_rss_bytes": peak,
+        "peak_rss_load_bytes": peak_load,
+        "peak_rss_preprocess_vision_bytes": stage_peaks.and_then(|p| p.1),
+        "peak_rss_generate_bytes": stage_peaks.and_then(|p| p.2),
     });
     if args.json {
         println!("{report}");
@@ -160,6 +180,15 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     match peak {
         Some(bytes) => println!("peak RSS     {:>8.2} GB", bytes as f64 / 1e9),
         None => println!("peak RSS     unknown"),
+    }
+    if let Some((Some(l), Some(p), Some(g))) = stage_peaks {
+        let gb = |b: u64| b as f64 / 1e9;
+        println!(
+            "  by stage   load {:.2} GB, preprocess + vision {:.2} GB, generate {:.2} GB",
+            gb(l),
+            gb(p),
+            gb(g)
+        );
     }
     Ok(())
 }

@@ -42,7 +42,10 @@ mod stack;
 
 pub use cache::{CacheMemory, KvCache};
 pub use config::DecoderConfig;
-pub use decoder::{load_decoder, load_decoder_from_dir, CausalDecoder, Qwen2Decoder, Qwen3Decoder};
+pub use decoder::{
+    load_decoder, load_decoder_from_dir, CausalDecoder, Qwen2Decoder, Qwen3Decoder,
+    PREFILL_CHUNK_TOKENS,
+};
 pub use error::{Error, Result};
 pub use generate::{greedy, GreedyOptions};
 pub use hulu_io::DecoderFamily;

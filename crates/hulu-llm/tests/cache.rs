@@ -95,6 +95,64 @@ fn chunked_prefill_equals_one_prefill() {
 }
 
 #[test]
+fn long_prompts_are_prefilled_in_chunks_with_the_same_result() {
+    // Longer than PREFILL_CHUNK_TOKENS, so prefill splits it; a batch row padded past one
+    // chunk widens the first.
+    let model = &models()[0];
+    let dec = decoder(model, Kind::Float);
+    let len = (hulu_llm::PREFILL_CHUNK_TOKENS * 2 + 37) as i64;
+    let vocab = dec.config().vocab_size as i64;
+    let ids = Tensor::arange(len, (Kind::Int64, device()))
+        .remainder(vocab - 1)
+        .unsqueeze(0);
+    let embeds = dec.embed(&ids).unwrap();
+    let whole = dec.forward(&embeds, LogitsFor::All).unwrap();
+    let mut cache = dec.new_cache(1, len as usize).unwrap();
+    let chunked = dec.prefill(&embeds, &mut cache, LogitsFor::All).unwrap();
+    assert_eq!(cache.len(), len as usize);
+    assert_close(
+        "chunked hidden",
+        &values(&chunked.hidden),
+        &values(&whole.hidden),
+        SAME,
+    );
+    assert_close(
+        "chunked logits",
+        &values(&chunked.logits.unwrap()),
+        &values(whole.logits.as_ref().unwrap()),
+        SAME,
+    );
+    let mut cache = dec.new_cache(1, len as usize).unwrap();
+    let last = dec.prefill(&embeds, &mut cache, LogitsFor::Last).unwrap();
+    assert_close(
+        "last logits",
+        &values(&last.logits.unwrap()),
+        &values(&whole.logits.unwrap().select(1, len - 1)),
+        SAME,
+    );
+
+    // Two rows: the full prompt, and its last 40 tokens left-padded by len - 40.
+    let short = 40;
+    let mut cache = dec.new_cache(2, len as usize).unwrap();
+    let batch = Tensor::cat(&[embeds.shallow_clone(), embeds.shallow_clone()], 0);
+    let out = dec
+        .prefill_padded(&batch, &[len as usize, short], &mut cache, LogitsFor::Last)
+        .unwrap();
+    let alone = dec
+        .forward(
+            &embeds.narrow(1, len - short as i64, short as i64),
+            LogitsFor::Last,
+        )
+        .unwrap();
+    assert_close(
+        "padded row",
+        &values(&out.logits.unwrap().select(0, 1)),
+        &values(&alone.logits.unwrap().select(0, 0)),
+        SAME,
+    );
+}
+
+#[test]
 fn truncate_allows_an_exact_retry() {
     let model = &models()[0];
     let dec = decoder(model, Kind::Float);

@@ -3,7 +3,7 @@
 
 use crate::error::Result;
 use hulu_io::dicom::{DicomRender, DicomWindow};
-use hulu_io::nifti::{NiftiVolume, SliceAxis, SliceOptions, Window};
+use hulu_io::nifti::{NiftiFile, SliceAxis, SliceOptions, Window};
 use hulu_io::video::VideoOptions;
 use hulu_io::{Limits, Visual};
 use std::path::{Path, PathBuf};
@@ -88,14 +88,15 @@ impl VisualSource {
         Ok(match self {
             VisualSource::Image(path) => hulu_io::image::load_image_with_limits(path, limits)?,
             VisualSource::Nifti(path) => {
-                let volume = NiftiVolume::open_with_limits(path, limits)?;
+                // Only the header now; the chosen slices' voxels are read below.
+                let volume = NiftiFile::open(path)?;
                 let available = volume.slice_count(options.axis)?;
                 let count = options
                     .slices
                     .unwrap_or(available)
                     .min(options.max_frames)
                     .min(available);
-                volume.slices_with_limits(
+                volume.read_slices(
                     &SliceOptions {
                         axis: options.axis,
                         count: Some(count),

@@ -17,6 +17,7 @@
 
 mod affine;
 mod header;
+mod planes;
 mod slices;
 mod voxels;
 mod window;
@@ -27,6 +28,7 @@ use std::path::Path;
 
 pub use affine::{axis_codes, axis_directions, Affine};
 pub use header::{NiftiHeader, NiftiVersion};
+pub use planes::NiftiFile;
 pub use slices::{minmax_to_u8, Slice, SliceAxis, SliceOptions};
 pub use voxels::VoxelType;
 pub use window::Window;
@@ -81,23 +83,7 @@ impl NiftiVolume {
     }
 
     fn read_plain(what: &str, r: &mut impl Read, limits: &Limits) -> Result<Self> {
-        let mut head = [0u8; header::NIFTI2_HEADER_LEN];
-        read_exact(what, r, &mut head[..4], "header")?;
-        let len = header::header_len(what, &head[..4])?;
-        read_exact(what, r, &mut head[4..len], "header")?;
-        let header = NiftiHeader::parse(what, &head[..len])?;
-        let ty = VoxelType::from_code(what, header.datatype)?;
-        if header.bitpix as usize != ty.size() * 8 {
-            return Err(Error::InvalidNifti {
-                what: what.to_string(),
-                reason: format!(
-                    "bitpix {} does not match datatype {} ({} bits)",
-                    header.bitpix,
-                    header.datatype,
-                    ty.size() * 8
-                ),
-            });
-        }
+        let (header, len, ty) = read_header(what, r)?;
         let shape = header.shape();
         let mut dims = [1usize; 4];
         dims[..shape.len()].copy_from_slice(&shape);
@@ -191,22 +177,7 @@ impl NiftiVolume {
     /// The array axis (0, 1 or 2) that `axis` names: itself for an index, else the axis whose
     /// affine column runs closest to the plane's normal.
     pub fn resolve_axis(&self, axis: SliceAxis) -> Result<usize> {
-        let world = match axis {
-            SliceAxis::Index(i) if i < 3 => return Ok(i),
-            SliceAxis::Index(i) => {
-                return Err(Error::InvalidRequest(format!(
-                    "slice axis {i}: a volume has axes 0, 1 and 2"
-                )))
-            }
-            SliceAxis::Sagittal => 0,
-            SliceAxis::Coronal => 1,
-            SliceAxis::Axial => 2,
-        };
-        let dirs = axis_directions(&self.affine);
-        Ok(dirs
-            .iter()
-            .position(|&(w, _)| w == world)
-            .expect("every world axis is assigned"))
+        resolve_axis(&self.affine, axis)
     }
 
     /// Number of slices along `axis`.
@@ -271,30 +242,91 @@ impl NiftiVolume {
     pub fn slices_with_limits(&self, options: &SliceOptions, limits: &Limits) -> Result<Visual> {
         let _span = tracing::info_span!("nifti_slices").entered();
         let a = self.resolve_axis(options.axis)?;
-        let n = self.dims[a];
-        let indices = linspace_indices(n, options.count.unwrap_or(n));
-        if indices.is_empty() {
-            return Err(Error::InvalidRequest("0 slices requested".into()));
-        }
         let (h, w) = match a {
             0 => (self.dims[1], self.dims[2]),
             1 => (self.dims[0], self.dims[2]),
             _ => (self.dims[0], self.dims[1]),
         };
-        limits.check_frames("NIfTI slices", indices.len())?;
-        limits.check_frame("NIfTI slice", w, h)?;
-        limits.check_bytes("NIfTI slices", &[indices.len(), h, w], 3)?;
+        let indices = chosen_slices(self.dims[a], (w, h), options, limits)?;
         let frames = indices
             .iter()
             .map(|&k| {
-                let slice = self.slice(SliceAxis::Index(a), k, options.volume)?;
-                let grey = slice.to_u8(options.window)?;
-                Ok(RgbFrame::from_grey(slice.width, slice.height, &grey)
-                    .expect("slice size matches its values"))
+                slice_frame(
+                    &self.slice(SliceAxis::Index(a), k, options.volume)?,
+                    options.window,
+                )
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Visual::new(VisualKind::Volume, frames))
     }
+}
+
+/// Reads and validates the header at the start of `r`; returns it with its length in bytes
+/// and the voxel type.
+fn read_header(what: &str, r: &mut impl Read) -> Result<(NiftiHeader, usize, VoxelType)> {
+    let mut head = [0u8; header::NIFTI2_HEADER_LEN];
+    read_exact(what, r, &mut head[..4], "header")?;
+    let len = header::header_len(what, &head[..4])?;
+    read_exact(what, r, &mut head[4..len], "header")?;
+    let header = NiftiHeader::parse(what, &head[..len])?;
+    let ty = VoxelType::from_code(what, header.datatype)?;
+    if header.bitpix as usize != ty.size() * 8 {
+        return Err(Error::InvalidNifti {
+            what: what.to_string(),
+            reason: format!(
+                "bitpix {} does not match datatype {} ({} bits)",
+                header.bitpix,
+                header.datatype,
+                ty.size() * 8
+            ),
+        });
+    }
+    Ok((header, len, ty))
+}
+
+/// The array axis (0, 1 or 2) that `axis` names: itself for an index, else the axis whose
+/// affine column runs closest to the plane's normal.
+fn resolve_axis(affine: &Affine, axis: SliceAxis) -> Result<usize> {
+    let world = match axis {
+        SliceAxis::Index(i) if i < 3 => return Ok(i),
+        SliceAxis::Index(i) => {
+            return Err(Error::InvalidRequest(format!(
+                "slice axis {i}: a volume has axes 0, 1 and 2"
+            )))
+        }
+        SliceAxis::Sagittal => 0,
+        SliceAxis::Coronal => 1,
+        SliceAxis::Axial => 2,
+    };
+    Ok(axis_directions(affine)
+        .iter()
+        .position(|&(w, _)| w == world)
+        .expect("every world axis is assigned"))
+}
+
+/// Which slices `options` keeps along an axis of `n`, with the budget checked for frames of
+/// `w` x `h`.
+fn chosen_slices(
+    n: usize,
+    (w, h): (usize, usize),
+    options: &SliceOptions,
+    limits: &Limits,
+) -> Result<Vec<usize>> {
+    let indices = linspace_indices(n, options.count.unwrap_or(n));
+    if indices.is_empty() {
+        return Err(Error::InvalidRequest("0 slices requested".into()));
+    }
+    limits.check_frames("NIfTI slices", indices.len())?;
+    limits.check_frame("NIfTI slice", w, h)?;
+    limits.check_bytes("NIfTI slices", &[indices.len(), h, w], 3)?;
+    Ok(indices)
+}
+
+/// A slice as the model's frame: windowed, min-max normalised, grey replicated to RGB.
+fn slice_frame(slice: &Slice, window: Option<Window>) -> Result<RgbFrame> {
+    let grey = slice.to_u8(window)?;
+    Ok(RgbFrame::from_grey(slice.width, slice.height, &grey)
+        .expect("slice size matches its values"))
 }
 
 fn io_error(what: &str, e: std::io::Error) -> Error {
