@@ -222,15 +222,34 @@ impl Checkpoint {
             dtype: format!("{:?}", meta.dtype),
         })?;
         let bytes = &self.shards[meta.shard].map[meta.range.0..meta.range.1];
-        // One copy out of the mapping in the stored dtype; the conversion and the move to the
-        // device then happen in libtorch (on the device when it is not the CPU).
-        let tensor = tch::Tensor::f_from_data_size(bytes, &shape, stored)?;
-        self.release(meta);
-        let tensor = if device == tch::Device::Cpu {
-            tensor.f_to_kind(kind)?
+        let tensor = if device == tch::Device::Cpu
+            && bytes.as_ptr() as usize % stored.elt_size_in_bytes() == 0
+        {
+            // Converted straight out of the mapping into the one buffer that is kept: no
+            // temporary in the stored dtype, whose freed memory would stay in the process's
+            // heap (half a gigabyte for a 0.5B model loaded as float32).
+            let strides = contiguous_strides(&shape);
+            // SAFETY: `bytes` covers exactly `shape` elements of `stored` (safetensors'
+            // `read_metadata` validated every range against its shape and dtype), is aligned for it (checked above), and outlives `view`, which
+            // is only read, by the copy below, and dropped before this function returns.
+            let view = unsafe {
+                tch::Tensor::f_from_blob(bytes.as_ptr(), &shape, &strides, stored, device)?
+            };
+            let mut out = tch::Tensor::f_empty(&shape, (kind, device))?;
+            out.f_copy_(&view)?;
+            drop(view);
+            out
         } else {
-            tensor.f_to_device(device)?.f_to_kind(kind)?
+            // One copy out of the mapping in the stored dtype; the conversion and the move to
+            // the device then happen in libtorch (on the device when it is not the CPU).
+            let tensor = tch::Tensor::f_from_data_size(bytes, &shape, stored)?;
+            if device == tch::Device::Cpu {
+                tensor.f_to_kind(kind)?
+            } else {
+                tensor.f_to_device(device)?.f_to_kind(kind)?
+            }
         };
+        self.release(meta);
         Ok(tensor)
     }
 }
@@ -256,6 +275,16 @@ impl Checkpoint {
             };
         }
     }
+}
+
+/// Row-major strides of a contiguous tensor of `shape`, in elements.
+#[cfg(feature = "tch")]
+fn contiguous_strides(shape: &[i64]) -> Vec<i64> {
+    let mut strides = vec![1i64; shape.len()];
+    for i in (0..shape.len().saturating_sub(1)).rev() {
+        strides[i] = strides[i + 1] * shape[i + 1];
+    }
+    strides
 }
 
 #[cfg(feature = "tch")]

@@ -2,7 +2,7 @@
 
 use crate::source::Scope;
 use crate::Result;
-use tch::Tensor;
+use tch::{Device, Kind, Tensor};
 
 /// A linear layer, with or without bias.
 #[derive(Debug)]
@@ -31,6 +31,50 @@ impl Linear {
     }
 
     pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let input = self.weight.size()[1];
+        if self.weight.kind() == Kind::BFloat16
+            && self.weight.device() == Device::Cpu
+            && x.numel() as i64 == input
+        {
+            // One row (a decode step): libtorch's CPU bf16 `linear` takes a GEMM path that is
+            // slower than float32 at M = 1, while its matrix-vector kernel is not.
+            let mut out = self.weight.f_mv(&x.f_reshape([input])?)?;
+            if let Some(bias) = &self.bias {
+                out = out.f_add(bias)?;
+            }
+            let mut shape = x.size();
+            *shape.last_mut().expect("x has the input width") = self.weight.size()[0];
+            return Ok(out.f_reshape(shape)?);
+        }
         Ok(x.f_linear(&self.weight, self.bias.as_ref())?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bf16_single_row_path_matches_linear() {
+        tch::manual_seed(3);
+        let opts = (Kind::Float, Device::Cpu);
+        let weight = Tensor::randn([48, 32], opts).to_kind(Kind::BFloat16);
+        let bias = Tensor::randn([48], opts).to_kind(Kind::BFloat16);
+        let layer = Linear {
+            weight: weight.shallow_clone(),
+            bias: Some(bias.shallow_clone()),
+        };
+        for shape in [vec![1i64, 1, 32], vec![1, 32], vec![3, 32]] {
+            let x = Tensor::randn(shape.as_slice(), opts).to_kind(Kind::BFloat16);
+            let ours = layer.forward(&x).unwrap();
+            let reference = x.linear(&weight, Some(&bias));
+            assert_eq!(ours.size(), reference.size(), "{shape:?}");
+            let diff = (ours.to_kind(Kind::Float) - reference.to_kind(Kind::Float))
+                .abs()
+                .max()
+                .double_value(&[]);
+            // Both accumulate in float32; only the final bf16 rounding may differ.
+            assert!(diff <= 0.07, "{shape:?}: max difference {diff}");
+        }
     }
 }

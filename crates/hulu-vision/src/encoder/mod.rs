@@ -39,14 +39,15 @@ pub trait VisionEncoder {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EncoderOptions {
     /// Most patches encoded at once (whole frames; a frame larger than this goes alone).
-    /// Bounds activation memory on large volumes. Default 16 384.
+    /// Bounds activation memory on large volumes. Default 2 048: one 36 × 36 frame at a time,
+    /// which measured both faster and leaner than larger chunks (see the workspace README).
     pub max_chunk_patches: usize,
 }
 
 impl Default for EncoderOptions {
     fn default() -> Self {
         EncoderOptions {
-            max_chunk_patches: 16_384,
+            max_chunk_patches: 2_048,
         }
     }
 }
