@@ -110,11 +110,14 @@ fn bench_runs_on_the_tiny_model() {
         "4",
         "--new",
         "3",
+        "--runs",
+        "2",
         "--json",
     ]);
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let report: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(report["runs"], 2);
     assert_eq!(report["frames"], 4);
     assert_eq!(report["new_tokens"], 3);
     assert_eq!(report["visual_tokens_before"], 80);
@@ -127,7 +130,26 @@ fn bench_runs_on_the_tiny_model() {
     ] {
         assert!(report[key].as_f64().unwrap() >= 0.0, "{key}");
     }
-    assert!(report["peak_rss_bytes"].as_u64().unwrap() > 0);
+    // Each median lies within its range.
+    for (key, range) in report["ranges"].as_object().unwrap() {
+        let (lo, hi) = (range[0].as_f64().unwrap(), range[1].as_f64().unwrap());
+        let median = report[key].as_f64().unwrap();
+        assert!(lo <= median && median <= hi, "{key}: {lo} {median} {hi}");
+    }
+    let peak = report["peak_rss_bytes"].as_u64().unwrap();
+    assert!(peak > 0);
+    // The run's peak is the largest of the stage peaks.
+    let stages: Vec<u64> = [
+        "peak_rss_load_bytes",
+        "peak_rss_preprocess_vision_bytes",
+        "peak_rss_generate_bytes",
+    ]
+    .iter()
+    .filter_map(|k| report[*k].as_u64())
+    .collect();
+    if !stages.is_empty() {
+        assert_eq!(stages.iter().copied().max(), Some(peak));
+    }
 }
 
 #[test]
