@@ -1,7 +1,8 @@
 //! A CT-sized NIfTI (512×512×180 int16, written to a temporary file) to the model's u8 frames.
 
 use criterion::{criterion_main, Criterion};
-use hulu_io::nifti::{NiftiVolume, SliceOptions, Window};
+use hulu_io::nifti::{NiftiFile, NiftiVolume, SliceOptions, Window};
+use hulu_io::Limits;
 
 const NI: usize = 512;
 const NJ: usize = 512;
@@ -65,6 +66,22 @@ fn bench(c: &mut Criterion) {
             NiftiVolume::open(&path)
                 .unwrap()
                 .slices(&SliceOptions::default())
+                .unwrap()
+        })
+    });
+    // What the model asks for: 8 slices. A full read, then the planes alone.
+    let eight = SliceOptions {
+        count: Some(8),
+        ..SliceOptions::default()
+    };
+    group.bench_function("open_and_8_slices", |b| {
+        b.iter(|| NiftiVolume::open(&path).unwrap().slices(&eight).unwrap())
+    });
+    group.bench_function("header_and_8_planes", |b| {
+        b.iter(|| {
+            NiftiFile::open(&path)
+                .unwrap()
+                .read_slices(&eight, &Limits::default())
                 .unwrap()
         })
     });
