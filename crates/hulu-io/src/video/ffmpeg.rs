@@ -7,8 +7,8 @@ use std::path::Path;
 
 use ffmpeg_next as ff;
 
-use super::sampling::{pick_frames, VideoOptions};
-use crate::{Error, Limits, Result, RgbFrame, Visual, VisualKind};
+use super::sampling::{pick_frames, PickedFrames, VideoOptions};
+use crate::{Error, Limits, Result, RgbFrame, Visual};
 
 fn invalid(what: &str, reason: impl std::fmt::Display) -> Error {
     Error::InvalidVideo {
@@ -73,13 +73,11 @@ pub fn load_with_ffmpeg(path: &Path, options: &VideoOptions, limits: &Limits) ->
         ff::software::scaling::Flags::BILINEAR,
     )
     .map_err(|e| invalid(&what, e))?;
-    let mut wanted: std::collections::BTreeMap<usize, Option<RgbFrame>> =
-        picks.iter().map(|p| (p.frame, None)).collect();
-    let mut shown = 0usize;
+    let mut picked = PickedFrames::new(picks);
     let mut drain = |decoder: &mut ff::decoder::Video| -> Result<()> {
         let mut frame = ff::frame::Video::empty();
         while decoder.receive_frame(&mut frame).is_ok() {
-            if let Some(slot) = wanted.get_mut(&shown) {
+            picked.show(|| {
                 if (frame.width() as usize, frame.height() as usize) != (w, h) {
                     return Err(invalid(&what, "the frame size changes mid-stream"));
                 }
@@ -93,9 +91,8 @@ pub fn load_with_ffmpeg(path: &Path, options: &VideoOptions, limits: &Limits) ->
                 for row in 0..h {
                     data.extend_from_slice(&plane[row * stride..row * stride + w * 3]);
                 }
-                *slot = Some(RgbFrame::new(w, h, data).expect("w * h * 3 bytes"));
-            }
-            shown += 1;
+                Ok(RgbFrame::new(w, h, data).expect("w * h * 3 bytes"))
+            })?;
         }
         Ok(())
     };
@@ -110,21 +107,5 @@ pub fn load_with_ffmpeg(path: &Path, options: &VideoOptions, limits: &Limits) ->
     }
     decoder.send_eof().map_err(|e| invalid(&what, e))?;
     drain(&mut decoder)?;
-
-    let mut frames = Vec::with_capacity(picks.len());
-    for p in &picks {
-        let frame = wanted
-            .get(&p.frame)
-            .and_then(|f| f.clone())
-            .ok_or_else(|| {
-                invalid(
-                    &what,
-                    format!("decoded {shown} frames, but frame {} was chosen", p.frame),
-                )
-            })?;
-        frames.push(frame);
-    }
-    let mut visual = Visual::new(VisualKind::Video, frames);
-    visual.timestamps = Some(picks.iter().map(|p| p.timestamp).collect());
-    Ok(visual)
+    picked.into_visual(&what)
 }

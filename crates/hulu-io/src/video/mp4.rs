@@ -1,7 +1,6 @@
 //! MP4 (ISO BMFF) with an H.264 track, demuxed by the `mp4` crate and decoded by the bundled
 //! OpenH264: no system libraries.
 
-use std::collections::BTreeMap;
 use std::io::Cursor;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -10,9 +9,9 @@ use openh264::formats::YUVSource;
 use openh264::OpenH264API;
 
 use super::annexb::{push_nal, sample_to_annexb};
-use super::sampling::{pick_frames, VideoOptions};
+use super::sampling::{pick_frames, PickedFrames, VideoOptions};
 use super::{boxes, yuv};
-use crate::{Error, Limits, Result, RgbFrame, Visual, VisualKind};
+use crate::{Error, Limits, Result, RgbFrame, Visual};
 
 fn invalid(what: &str, reason: impl Into<String>) -> Error {
     Error::InvalidVideo {
@@ -156,8 +155,7 @@ fn decode(what: &str, bytes: &[u8], options: &VideoOptions, limits: &Limits) -> 
     }
     limits.check_frames(what, picks.len())?;
     limits.check_bytes(what, &[picks.len(), track.height, track.width], 3)?;
-    let mut wanted: BTreeMap<usize, Option<RgbFrame>> =
-        picks.iter().map(|p| (p.frame, None)).collect();
+    let mut picked = PickedFrames::new(picks);
 
     // Pass 2: decode in file order; frames come out in display order.
     let api = OpenH264API::from_source();
@@ -165,14 +163,6 @@ fn decode(what: &str, bytes: &[u8], options: &VideoOptions, limits: &Limits) -> 
     let mut decoder =
         Decoder::with_api_config(api, config).map_err(|e| invalid(what, e.to_string()))?;
     let mut annexb = Vec::new();
-    let mut shown = 0usize;
-    let mut keep = |yuv: &DecodedYUV<'_>, shown: &mut usize| -> Result<()> {
-        if let Some(slot) = wanted.get_mut(shown) {
-            *slot = Some(to_rgb(what, yuv, &track)?);
-        }
-        *shown += 1;
-        Ok(())
-    };
     for id in 1..=track.samples {
         let Some(s) = reader
             .read_sample(track.id, id)
@@ -189,7 +179,7 @@ fn decode(what: &str, bytes: &[u8], options: &VideoOptions, limits: &Limits) -> 
         sample_to_annexb(&s.bytes, track.length_size, &mut annexb)
             .ok_or_else(|| invalid(what, format!("sample {id}: NAL length overruns it")))?;
         match decoder.decode(&annexb) {
-            Ok(Some(yuv)) => keep(&yuv, &mut shown)?,
+            Ok(Some(yuv)) => picked.show(|| to_rgb(what, &yuv, &track))?,
             Ok(None) => {}
             Err(e) => return Err(invalid(what, format!("H.264 sample {id}: {e}"))),
         }
@@ -198,25 +188,9 @@ fn decode(what: &str, bytes: &[u8], options: &VideoOptions, limits: &Limits) -> 
         .flush_remaining()
         .map_err(|e| invalid(what, format!("H.264 flush: {e}")))?
     {
-        keep(&yuv, &mut shown)?;
+        picked.show(|| to_rgb(what, &yuv, &track))?;
     }
-
-    let mut frames = Vec::with_capacity(picks.len());
-    for p in &picks {
-        let frame = wanted
-            .get(&p.frame)
-            .and_then(|f| f.clone())
-            .ok_or_else(|| {
-                invalid(
-                    what,
-                    format!("decoded {shown} frames, but frame {} was chosen", p.frame),
-                )
-            })?;
-        frames.push(frame);
-    }
-    let mut visual = Visual::new(VisualKind::Video, frames);
-    visual.timestamps = Some(picks.iter().map(|p| p.timestamp).collect());
-    Ok(visual)
+    picked.into_visual(what)
 }
 
 fn to_rgb(what: &str, yuv: &DecodedYUV<'_>, track: &Track) -> Result<RgbFrame> {

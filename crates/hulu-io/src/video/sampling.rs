@@ -2,6 +2,61 @@
 //! to integers, and its frames-per-second rule for video (FFmpeg's `fps` filter with
 //! `round=down`, then `linspace` down-sampling to `max_frames`).
 
+use std::collections::BTreeMap;
+
+use crate::{Error, Result, RgbFrame, Visual, VisualKind};
+
+/// The frames a list of [`Pick`]s wants, collected while a decoder shows frames in display
+/// order: each decoder converts a frame to RGB only when it is wanted.
+pub(crate) struct PickedFrames {
+    picks: Vec<Pick>,
+    wanted: BTreeMap<usize, Option<RgbFrame>>,
+    shown: usize,
+}
+
+impl PickedFrames {
+    pub(crate) fn new(picks: Vec<Pick>) -> Self {
+        let wanted = picks.iter().map(|p| (p.frame, None)).collect();
+        PickedFrames {
+            picks,
+            wanted,
+            shown: 0,
+        }
+    }
+
+    /// Counts the next frame in display order, keeping `convert()` of it when it is wanted.
+    pub(crate) fn show(&mut self, convert: impl FnOnce() -> Result<RgbFrame>) -> Result<()> {
+        if let Some(slot) = self.wanted.get_mut(&self.shown) {
+            *slot = Some(convert()?);
+        }
+        self.shown += 1;
+        Ok(())
+    }
+
+    /// The picked frames in pick order (repeats allowed), stamped with the picks' times; an
+    /// error naming `what` when the stream ended before a chosen frame.
+    pub(crate) fn into_visual(self, what: &str) -> Result<Visual> {
+        let mut frames = Vec::with_capacity(self.picks.len());
+        for p in &self.picks {
+            let frame = self
+                .wanted
+                .get(&p.frame)
+                .and_then(|f| f.clone())
+                .ok_or_else(|| Error::InvalidVideo {
+                    what: what.to_string(),
+                    reason: format!(
+                        "decoded {} frames, but frame {} was chosen",
+                        self.shown, p.frame
+                    ),
+                })?;
+            frames.push(frame);
+        }
+        let mut visual = Visual::new(VisualKind::Video, frames);
+        visual.timestamps = Some(self.picks.iter().map(|p| p.timestamp).collect());
+        Ok(visual)
+    }
+}
+
 /// `k` indices spread evenly over `0..n`, as `numpy.linspace(0, n - 1, k).astype(int)`:
 /// `i * step` with `step = (n - 1) / (k - 1)`, the last value exactly `n - 1`, each truncated.
 /// Indices repeat when `k > n` (as the reference's do). Empty when `n` or `k` is 0.
