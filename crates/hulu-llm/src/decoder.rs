@@ -124,18 +124,16 @@ fn chunked_prefill<D: CausalDecoder + ?Sized>(
         return decoder.forward_with(embeds, pads, Some(cache), logits);
     }
     let mut hidden = Vec::new();
-    let mut all_logits = Vec::new();
-    let mut last_logits = None;
+    // Every chunk's logits for `All`; for `Last` only the final chunk computes any.
+    let mut parts = Vec::new();
     let mut at = 0;
     while at < width {
         let len = if at == 0 { first } else { PREFILL_CHUNK_TOKENS }.min(width - at);
-        let is_last = at + len == width;
-        let chunk = embeds.f_narrow(1, at as i64, len as i64)?;
         let which = match logits {
-            LogitsFor::All => LogitsFor::All,
-            LogitsFor::Last if is_last => LogitsFor::Last,
-            _ => LogitsFor::None,
+            LogitsFor::Last if at + len < width => LogitsFor::None,
+            other => other,
         };
+        let chunk = embeds.f_narrow(1, at as i64, len as i64)?;
         let out = decoder.forward_with(
             &chunk,
             if at == 0 { pads } else { None },
@@ -143,18 +141,14 @@ fn chunked_prefill<D: CausalDecoder + ?Sized>(
             which,
         )?;
         hidden.push(out.hidden);
-        match (logits, out.logits) {
-            (LogitsFor::All, Some(l)) => all_logits.push(l),
-            (_, l) => last_logits = l.or(last_logits),
-        }
+        parts.extend(out.logits);
         at += len;
     }
     Ok(DecoderOutput {
         hidden: Tensor::f_cat(&hidden, 1)?,
-        logits: if logits == LogitsFor::All {
-            Some(Tensor::f_cat(&all_logits, 1)?)
-        } else {
-            last_logits
+        logits: match logits {
+            LogitsFor::All => Some(Tensor::f_cat(&parts, 1)?),
+            _ => parts.pop(),
         },
     })
 }
