@@ -58,16 +58,13 @@ fn stop_strings_and_eos_end_rows_independently() {
     let dir = fixtures_root().join("models/tiny-qwen2");
     let model = HuluMed::from_pretrained(&dir, Device::Cpu, Kind::Float).unwrap();
     let turns = vec![hulu_model::Turn::user_text("Say something.")];
+    let free_running = GenerateOptions {
+        max_new_tokens: 12,
+        suppress_eos: true,
+        ..GenerateOptions::default()
+    };
     let free = model
-        .generate(
-            &turns,
-            &PrepareOptions::default(),
-            &GenerateOptions {
-                max_new_tokens: 12,
-                suppress_eos: true,
-                ..GenerateOptions::default()
-            },
-        )
+        .generate(&turns, &PrepareOptions::default(), &free_running)
         .unwrap();
     assert_eq!(free.ids.len(), 12);
     // Stop on a piece of the free-running text: the answer ends right before it.
@@ -79,10 +76,8 @@ fn stop_strings_and_eos_end_rows_independently() {
             &turns,
             &PrepareOptions::default(),
             &GenerateOptions {
-                max_new_tokens: 12,
-                suppress_eos: true,
                 stop_strings: vec![stop.clone()],
-                ..GenerateOptions::default()
+                ..free_running.clone()
             },
         )
         .unwrap();
@@ -92,16 +87,9 @@ fn stop_strings_and_eos_end_rows_independently() {
     // Streaming pieces concatenate to the returned text.
     let mut streamed = String::new();
     let again = model
-        .generate_stream(
-            &turns,
-            &PrepareOptions::default(),
-            &GenerateOptions {
-                max_new_tokens: 12,
-                suppress_eos: true,
-                ..GenerateOptions::default()
-            },
-            |piece| streamed.push_str(piece),
-        )
+        .generate_stream(&turns, &PrepareOptions::default(), &free_running, |piece| {
+            streamed.push_str(piece)
+        })
         .unwrap();
     assert_eq!(streamed, again.text);
     assert_eq!(again.text, free.text);
