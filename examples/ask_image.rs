@@ -9,21 +9,17 @@
 //! its answer is a string of random words: the point is the plumbing, not the medicine. Pass a
 //! real Hulu-Med checkpoint directory (Hugging Face layout) to get a real answer.
 
+mod common;
+
 use anyhow::{Context, Result};
 use hulu_model::{GenerateOptions, HuluMed, Item, LoadOptions, PrepareOptions, Turn, VisualSource};
-use std::io::Write;
-use std::path::PathBuf;
 use tch::{Device, Kind};
 
 fn main() -> Result<()> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let mut args = std::env::args_os().skip(1).map(PathBuf::from);
-    let model_dir = args
-        .next()
-        .unwrap_or_else(|| root.join("tests/fixtures/models/tiny-qwen2"));
-    let image = args
-        .next()
-        .unwrap_or_else(|| root.join("tests/fixtures/inputs/us_rgb.png"));
+    let [model_dir, image] = common::paths_or([
+        "tests/fixtures/models/tiny-qwen2",
+        "tests/fixtures/inputs/us_rgb.png",
+    ]);
 
     // Everything a checkpoint directory holds: weights, tokenizer, chat template, image
     // processor settings. Use `Device::Cuda(0)` and `Kind::BFloat16` for a real 7B model.
@@ -59,30 +55,20 @@ fn main() -> Result<()> {
     };
 
     print!("answer: ");
-    let generation =
-        model.generate_stream(&turns, &PrepareOptions::default(), &options, |piece| {
-            // Each piece is whole UTF-8 text; flush so it shows up as soon as it is decoded.
-            print!("{piece}");
-            let _ = std::io::stdout().flush();
-        })?;
+    let generation = model.generate_stream(
+        &turns,
+        &PrepareOptions::default(),
+        &options,
+        common::print_piece,
+    )?;
     println!();
 
-    let c = &generation.counts;
-    println!(
-        "tokens: {} prompt ({} text + {} visual), {} generated, finish {:?}",
-        c.total(),
-        c.text,
-        c.visual_after,
-        generation.ids.len(),
-        generation.finish
-    );
+    common::print_counts(&generation);
     println!(
         "time to first token {:.2}s, decode {:.1} tok/s",
         generation.timings.time_to_first_token().as_secs_f64(),
         generation.decode_tokens_per_second()
     );
-    if model_dir.ends_with("tiny-qwen2") {
-        println!("(the tiny test model has random weights: its words are random)");
-    }
+    common::note_if_tiny(&model_dir);
     Ok(())
 }

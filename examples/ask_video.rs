@@ -12,21 +12,17 @@
 //! the answer is random words) and the 30-frame colour ultrasound cine
 //! `tests/fixtures/io/dicom/examples_ybr_color.dcm`.
 
+mod common;
+
 use anyhow::{Context, Result};
 use hulu_model::{GenerateOptions, HuluMed, Item, LoadOptions, PrepareOptions, Turn, VisualSource};
-use std::io::Write;
-use std::path::PathBuf;
 use tch::{Device, Kind};
 
 fn main() -> Result<()> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let mut args = std::env::args_os().skip(1).map(PathBuf::from);
-    let model_dir = args
-        .next()
-        .unwrap_or_else(|| root.join("tests/fixtures/models/tiny-qwen2"));
-    let video = args
-        .next()
-        .unwrap_or_else(|| root.join("tests/fixtures/io/dicom/examples_ybr_color.dcm"));
+    let [model_dir, video] = common::paths_or([
+        "tests/fixtures/models/tiny-qwen2",
+        "tests/fixtures/io/dicom/examples_ybr_color.dcm",
+    ]);
 
     let model = HuluMed::from_pretrained(&model_dir, Device::Cpu, Kind::Float)
         .with_context(|| format!("loading {}", model_dir.display()))?;
@@ -70,23 +66,14 @@ fn main() -> Result<()> {
         ..GenerateOptions::default()
     };
     print!("answer: ");
-    let generation =
-        model.generate_stream(&turns, &PrepareOptions::default(), &generate, |piece| {
-            print!("{piece}");
-            let _ = std::io::stdout().flush();
-        })?;
+    let generation = model.generate_stream(
+        &turns,
+        &PrepareOptions::default(),
+        &generate,
+        common::print_piece,
+    )?;
     println!();
-    let c = &generation.counts;
-    println!(
-        "tokens: {} prompt ({} text + {} visual), {} generated, finish {:?}",
-        c.total(),
-        c.text,
-        c.visual_after,
-        generation.ids.len(),
-        generation.finish
-    );
-    if model_dir.ends_with("tiny-qwen2") {
-        println!("(the tiny test model has random weights: its words are random)");
-    }
+    common::print_counts(&generation);
+    common::note_if_tiny(&model_dir);
     Ok(())
 }

@@ -13,26 +13,20 @@
 //! taken) and the 5-slice CT series `tests/fixtures/io/dicom/series_ct5n`, shown through a
 //! mediastinal window.
 
+mod common;
+
 use anyhow::{Context, Result};
 use hulu_io::nifti::{SliceAxis, Window};
 use hulu_io::Visual;
 use hulu_model::{GenerateOptions, HuluMed, Item, LoadOptions, PrepareOptions, Turn, VisualSource};
-use std::io::Write;
-use std::path::PathBuf;
 use tch::{Device, Kind};
 
 fn main() -> Result<()> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let mut args = std::env::args_os().skip(1).map(PathBuf::from);
-    let model_dir = args
-        .next()
-        .unwrap_or_else(|| root.join("tests/fixtures/models/tiny-qwen2"));
-    let nifti = args
-        .next()
-        .unwrap_or_else(|| root.join("tests/fixtures/inputs/anatomical.nii"));
-    let series = args
-        .next()
-        .unwrap_or_else(|| root.join("tests/fixtures/io/dicom/series_ct5n"));
+    let [model_dir, nifti, series] = common::paths_or([
+        "tests/fixtures/models/tiny-qwen2",
+        "tests/fixtures/inputs/anatomical.nii",
+        "tests/fixtures/io/dicom/series_ct5n",
+    ]);
 
     let model = HuluMed::from_pretrained(&model_dir, Device::Cpu, Kind::Float)
         .with_context(|| format!("loading {}", model_dir.display()))?;
@@ -66,9 +60,7 @@ fn main() -> Result<()> {
     println!("== DICOM series {}", series.display());
     ask(&model, ct, "Is there any abnormality in this chest CT?")?;
 
-    if model_dir.ends_with("tiny-qwen2") {
-        println!("(the tiny test model has random weights: its words are random)");
-    }
+    common::note_if_tiny(&model_dir);
     Ok(())
 }
 
@@ -111,10 +103,7 @@ fn ask(model: &HuluMed, volume: Visual, question: &str) -> Result<()> {
         ..GenerateOptions::default()
     };
     print!("answer: ");
-    let generation = model.generate_prepared(&prepared, &options, |piece| {
-        print!("{piece}");
-        let _ = std::io::stdout().flush();
-    })?;
+    let generation = model.generate_prepared(&prepared, &options, common::print_piece)?;
     println!();
     let c = &generation.counts;
     println!(

@@ -12,24 +12,20 @@
 //! Defaults: the tiny test model in `tests/fixtures/models/tiny-qwen2` (random weights, so
 //! the answers are random words) and the CT slice `tests/fixtures/inputs/ct_small.png`.
 
+mod common;
+
 use anyhow::{Context, Result};
 use hulu_model::{
     GenerateOptions, Generation, HuluMed, Item, LoadOptions, PrepareOptions, SamplingOptions, Turn,
     VisualSource,
 };
-use std::io::Write;
-use std::path::PathBuf;
 use tch::{Device, Kind};
 
 fn main() -> Result<()> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let mut args = std::env::args_os().skip(1).map(PathBuf::from);
-    let model_dir = args
-        .next()
-        .unwrap_or_else(|| root.join("tests/fixtures/models/tiny-qwen2"));
-    let image = args
-        .next()
-        .unwrap_or_else(|| root.join("tests/fixtures/inputs/ct_small.png"));
+    let [model_dir, image] = common::paths_or([
+        "tests/fixtures/models/tiny-qwen2",
+        "tests/fixtures/inputs/ct_small.png",
+    ]);
 
     let model = HuluMed::from_pretrained(&model_dir, Device::Cpu, Kind::Float)
         .with_context(|| format!("loading {}", model_dir.display()))?;
@@ -65,9 +61,7 @@ fn main() -> Result<()> {
     ));
     say(&model, &history, &options)?;
 
-    if model_dir.ends_with("tiny-qwen2") {
-        println!("(the tiny test model has random weights: its words are random)");
-    }
+    common::note_if_tiny(&model_dir);
     Ok(())
 }
 
@@ -77,10 +71,12 @@ fn say(model: &HuluMed, history: &[Turn], options: &GenerateOptions) -> Result<G
         println!("user: {question}");
     }
     print!("assistant: ");
-    let generation = model.generate_stream(history, &PrepareOptions::default(), options, |p| {
-        print!("{p}");
-        let _ = std::io::stdout().flush();
-    })?;
+    let generation = model.generate_stream(
+        history,
+        &PrepareOptions::default(),
+        options,
+        common::print_piece,
+    )?;
     println!();
     let c = &generation.counts;
     println!(

@@ -16,26 +16,20 @@
 //! vocabulary (the builder checks both). The image processor settings still come from the
 //! decoder's directory; here both checkpoints use the same patch size and pixel budget.
 
+mod common;
+
 use anyhow::{bail, Context, Result};
 use hulu_io::{Checkpoint, HuluConfig, Weights};
 use hulu_model::{GenerateOptions, HuluMedBuilder, Item, LoadOptions, PrepareOptions, Turn};
 use hulu_vision::{Projector, SiglipNavitEncoder, VisionEncoder};
-use std::io::Write;
-use std::path::PathBuf;
 use tch::{Device, Kind};
 
 fn main() -> Result<()> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let mut args = std::env::args_os().skip(1).map(PathBuf::from);
-    let vision_dir = args
-        .next()
-        .unwrap_or_else(|| root.join("tests/fixtures/models/tiny-qwen2"));
-    let decoder_dir = args
-        .next()
-        .unwrap_or_else(|| root.join("tests/fixtures/models/tiny-qwen3"));
-    let image = args
-        .next()
-        .unwrap_or_else(|| root.join("tests/fixtures/inputs/us_rgb.png"));
+    let [vision_dir, decoder_dir, image] = common::paths_or([
+        "tests/fixtures/models/tiny-qwen2",
+        "tests/fixtures/models/tiny-qwen3",
+        "tests/fixtures/inputs/us_rgb.png",
+    ]);
     let (device, kind) = (Device::Cpu, Kind::Float);
 
     let vision_config = HuluConfig::from_file(vision_dir.join("config.json"))?;
@@ -105,20 +99,14 @@ fn main() -> Result<()> {
         ..GenerateOptions::default()
     };
     print!("answer: ");
-    let generation = model.generate_stream(&turns, &PrepareOptions::default(), &options, |p| {
-        print!("{p}");
-        let _ = std::io::stdout().flush();
-    })?;
+    let generation = model.generate_stream(
+        &turns,
+        &PrepareOptions::default(),
+        &options,
+        common::print_piece,
+    )?;
     println!();
-    let c = &generation.counts;
-    println!(
-        "tokens: {} prompt ({} text + {} visual), {} generated, finish {:?}",
-        c.total(),
-        c.text,
-        c.visual_after,
-        generation.ids.len(),
-        generation.finish
-    );
-    println!("(the tiny test models have random weights: their words are random)");
+    common::print_counts(&generation);
+    common::note_if_tiny(&decoder_dir);
     Ok(())
 }
