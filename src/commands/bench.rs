@@ -95,6 +95,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     if args.runs == 0 {
         bail!("--runs must be at least 1");
     }
+    let axis = SliceAxis::parse(&args.axis)?;
     let _span = tracing::info_span!("bench").entered();
     let t = Instant::now();
     let (model, _) = args.model.load()?;
@@ -110,7 +111,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         let t = Instant::now();
         let visual = source.load(&LoadOptions {
             slices: Some(args.slices),
-            axis: SliceAxis::parse(&args.axis)?,
+            axis,
             fps: None,
             max_frames: args.slices,
             ..LoadOptions::default()
