@@ -1,6 +1,7 @@
 //! The chat template: the checkpoint's Jinja template rendered with `minijinja`, configured
 //! the way `transformers` renders chat templates.
 
+mod pyjson;
 mod pyround;
 
 use std::path::Path;
@@ -49,8 +50,9 @@ impl Default for TemplateOptions {
 /// A compiled chat template.
 ///
 /// Rendered like `transformers` does: `trim_blocks` and `lstrip_blocks` on, loop controls,
-/// `raise_exception`, Python string methods, and a `round` filter that is Python's `round`
-/// (ties to even on the exact binary value, so `0.25 | round(1)` is `0.2`).
+/// `raise_exception`, Python string methods, a `round` filter that is Python's `round`
+/// (ties to even on the exact binary value, so `0.25 | round(1)` is `0.2`), a `tojson` filter
+/// that writes what Python's `json.dumps` writes, and mappings that keep their insertion order.
 #[derive(Debug)]
 pub struct ChatTemplate {
     source: String,
@@ -106,6 +108,7 @@ impl ChatTemplate {
         env.set_keep_trailing_newline(false);
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         env.add_filter("round", round_filter);
+        env.add_filter("tojson", pyjson::tojson_filter);
         env.add_function("raise_exception", raise_exception);
         env.add_template_owned(TEMPLATE_NAME, source.clone())?;
         Ok(ChatTemplate {
