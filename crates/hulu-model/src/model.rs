@@ -162,8 +162,9 @@ impl HuluMedBuilder {
         self
     }
 
-    /// Uses this vision encoder and projector instead of the directory's. The projector must
-    /// map the encoder's width to the decoder's.
+    /// Uses this vision encoder and projector instead of the directory's. [`Self::build`]
+    /// checks that the encoder takes the preprocessor's patches and that the projector maps
+    /// the encoder's width to the decoder's.
     pub fn vision(mut self, encoder: Box<dyn VisionEncoder + Send>, projector: Projector) -> Self {
         self.vision = Some((encoder, projector));
         self
@@ -182,7 +183,8 @@ impl HuluMedBuilder {
         self
     }
 
-    /// Loads whatever was not supplied and checks the parts fit together.
+    /// Loads whatever was not supplied and checks the parts fit together ([`Error::Assembly`]
+    /// names the first mismatch).
     pub fn build(self) -> Result<HuluMed> {
         let dir = self.dir;
         let _span = tracing::info_span!("load_model", dir = %dir.display()).entered();
@@ -234,6 +236,7 @@ impl HuluMedBuilder {
                 hulu_llm::load_decoder(&DecoderConfig::from_hulu(&config)?, w)?
             }
         };
+        check_vision_fits(vision.as_ref(), &projector, &processor, config.hidden_size)?;
         if decoder.config().hidden_size != config.hidden_size {
             return Err(Error::Assembly(format!(
                 "decoder width {} differs from the config's hidden_size {}",
@@ -268,6 +271,39 @@ impl HuluMedBuilder {
             kind: self.kind,
         })
     }
+}
+
+/// The processor's patches, the encoder, the projector and the decoder width must chain.
+fn check_vision_fits(
+    encoder: &(dyn VisionEncoder + Send),
+    projector: &Projector,
+    processor: &ImageProcessor,
+    llm_hidden: usize,
+) -> Result<()> {
+    if encoder.patch_values() != processor.patch_dim() {
+        return Err(Error::Assembly(format!(
+            "the vision encoder takes patches of {} values, but preprocessor_config.json's \
+             patch_size {} makes patches of {}",
+            encoder.patch_values(),
+            processor.patch_size(),
+            processor.patch_dim()
+        )));
+    }
+    if projector.input_width() != encoder.hidden_size() {
+        return Err(Error::Assembly(format!(
+            "the projector takes features {} wide, the vision encoder returns {}",
+            projector.input_width(),
+            encoder.hidden_size()
+        )));
+    }
+    if projector.output_width() != llm_hidden {
+        return Err(Error::Assembly(format!(
+            "the projector returns embeddings {} wide, the config's hidden_size is {}",
+            projector.output_width(),
+            llm_hidden
+        )));
+    }
+    Ok(())
 }
 
 fn optional_json<T: Default>(

@@ -78,26 +78,3 @@ fn a_zero_merge_size_is_refused() {
     };
     assert!(model().prepare(&turns, &options).is_err());
 }
-
-#[test]
-fn a_decoder_of_another_width_cannot_be_assembled() {
-    // The qwen3 fixture's decoder is 32 wide like qwen2's, so widen the config instead: a
-    // checkpoint whose config disagrees with its tensors names the tensor.
-    let src = hulu_testkit::fixtures_root().join("models/tiny-qwen3");
-    let dir = std::env::temp_dir().join(format!("hulu-model-wide-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    for entry in std::fs::read_dir(&src).unwrap() {
-        let p = entry.unwrap().path();
-        std::fs::copy(&p, dir.join(p.file_name().unwrap())).unwrap();
-    }
-    let config = dir.join("config.json");
-    let text = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(
-        &config,
-        text.replace("\"intermediate_size\": 64", "\"intermediate_size\": 96"),
-    )
-    .unwrap();
-    let err = HuluMed::from_pretrained(&dir, Device::Cpu, Kind::Float).unwrap_err();
-    assert!(err.to_string().contains("mlp"), "{err}");
-    std::fs::remove_dir_all(&dir).unwrap();
-}

@@ -11,6 +11,7 @@ pub struct Projector {
     fc1: Linear,
     fc2: Linear,
     vision_hidden: usize,
+    llm_hidden: usize,
 }
 
 impl Projector {
@@ -22,7 +23,18 @@ impl Projector {
             fc1: Linear::load(&readout.pp(0), vision_hidden, llm_hidden)?,
             fc2: Linear::load(&readout.pp(2), llm_hidden, llm_hidden)?,
             vision_hidden,
+            llm_hidden,
         })
+    }
+
+    /// Width of the vision features it takes.
+    pub fn input_width(&self) -> usize {
+        self.vision_hidden
+    }
+
+    /// Width of the embeddings it returns (the decoder's hidden size).
+    pub fn output_width(&self) -> usize {
+        self.llm_hidden
     }
 
     /// `[n, vision_hidden]` features to `[n, llm_hidden]` embeddings.

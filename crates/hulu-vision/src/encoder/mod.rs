@@ -33,6 +33,10 @@ pub trait VisionEncoder {
 
     /// Width of the returned features.
     fn hidden_size(&self) -> usize;
+
+    /// Values in one row of `pixel_values` (`channels · patch_size²`), which the image
+    /// processor must produce for this encoder.
+    fn patch_values(&self) -> usize;
 }
 
 /// Execution choices that do not change results.
@@ -202,5 +206,9 @@ impl VisionEncoder for SiglipNavitEncoder {
 
     fn hidden_size(&self) -> usize {
         self.hidden
+    }
+
+    fn patch_values(&self) -> usize {
+        self.patch_dim
     }
 }

@@ -1,0 +1,166 @@
+//! `HuluMedBuilder::build` refuses parts that do not chain (processor patches → encoder →
+//! projector → decoder) with `Error::Assembly` or a named tensor, never at the first request.
+
+use std::path::{Path, PathBuf};
+
+use hulu_io::{Checkpoint, HuluConfig, Weights};
+use hulu_model::{Error, HuluMed, HuluMedBuilder};
+use hulu_vision::{Projector, SiglipNavitEncoder};
+use safetensors::tensor::{Dtype, TensorView};
+use tch::{Device, Kind};
+
+fn fixture(name: &str) -> PathBuf {
+    hulu_testkit::fixtures_root().join("models").join(name)
+}
+
+/// A private copy of a fixture checkpoint, removed when dropped.
+struct ScratchModel(PathBuf);
+
+impl ScratchModel {
+    fn copy_of(name: &str, label: &str) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("hulu-assembly-{label}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for entry in std::fs::read_dir(fixture(name)).unwrap() {
+            let p = entry.unwrap().path();
+            std::fs::copy(&p, dir.join(p.file_name().unwrap())).unwrap();
+        }
+        ScratchModel(dir)
+    }
+
+    /// Replaces `from` by `to` in one of the copied JSON files (the text must be there).
+    fn edit(&self, file: &str, from: &str, to: &str) {
+        let path = self.0.join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{file} has no {from:?}");
+        std::fs::write(&path, text.replace(from, to)).unwrap();
+    }
+}
+
+impl Drop for ScratchModel {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The fixture's own vision encoder and projector, loaded outside the builder.
+fn fixture_vision(name: &str) -> (SiglipNavitEncoder, Projector) {
+    let dir = fixture(name);
+    let config = HuluConfig::from_file(dir.join("config.json")).unwrap();
+    let ckpt = Checkpoint::open(&dir).unwrap();
+    let w = Weights::new(&ckpt, Kind::Float, Device::Cpu);
+    let encoder =
+        SiglipNavitEncoder::load(&config.vision_encoder_config, &w.pp("model.vision_encoder"))
+            .unwrap();
+    let projector = Projector::load(
+        &w.pp("model.mm_projector"),
+        config.vision_encoder_config.hidden_size,
+        config.hidden_size,
+    )
+    .unwrap();
+    (encoder, projector)
+}
+
+/// A projector `vision → llm` with small deterministic weights, written as a safetensors file.
+fn projector_of(dir: &Path, vision: usize, llm: usize) -> Projector {
+    std::fs::create_dir_all(dir).unwrap();
+    let shapes = [
+        ("readout.0.weight", vec![llm, vision]),
+        ("readout.0.bias", vec![llm]),
+        ("readout.2.weight", vec![llm, llm]),
+        ("readout.2.bias", vec![llm]),
+    ];
+    let bytes: Vec<Vec<u8>> = shapes
+        .iter()
+        .map(|(_, shape)| {
+            let n: usize = shape.iter().product();
+            (0..n)
+                .flat_map(|i| (i as f32 * 1e-3).to_le_bytes())
+                .collect()
+        })
+        .collect();
+    let views: Vec<(String, TensorView)> = shapes
+        .iter()
+        .zip(&bytes)
+        .map(|((key, shape), data)| {
+            let key = format!("model.mm_projector.{key}");
+            (
+                key,
+                TensorView::new(Dtype::F32, shape.clone(), data).unwrap(),
+            )
+        })
+        .collect();
+    safetensors::serialize_to_file(views, None, &dir.join("model.safetensors")).unwrap();
+    let ckpt = Checkpoint::open(dir).unwrap();
+    let w = Weights::new(&ckpt, Kind::Float, Device::Cpu);
+    Projector::load(&w.pp("model.mm_projector"), vision, llm).unwrap()
+}
+
+#[test]
+fn the_fixture_parts_assemble() {
+    let (encoder, projector) = fixture_vision("tiny-qwen2");
+    let model = HuluMedBuilder::new(fixture("tiny-qwen2"))
+        .vision(Box::new(encoder), projector)
+        .build()
+        .unwrap();
+    assert_eq!(model.vision().patch_values(), 3 * 14 * 14);
+}
+
+#[test]
+fn a_preprocessor_patch_size_the_encoder_was_not_trained_on_is_refused() {
+    let scratch = ScratchModel::copy_of("tiny-qwen2", "patch");
+    scratch.edit(
+        "preprocessor_config.json",
+        "\"patch_size\": 14",
+        "\"patch_size\": 16",
+    );
+    let err = HuluMed::from_pretrained(&scratch.0, Device::Cpu, Kind::Float).unwrap_err();
+    assert!(
+        matches!(&err, Error::Assembly(m) if m.contains("588") && m.contains("768")),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_projector_for_another_encoder_width_is_refused() {
+    let scratch = ScratchModel::copy_of("tiny-qwen2", "proj-in");
+    let (encoder, _) = fixture_vision("tiny-qwen2");
+    let projector = projector_of(&scratch.0.join("projector"), 48, 32);
+    let err = HuluMedBuilder::new(fixture("tiny-qwen2"))
+        .vision(Box::new(encoder), projector)
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Assembly(m) if m.contains("48") && m.contains("64")),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_projector_for_another_decoder_width_is_refused() {
+    let scratch = ScratchModel::copy_of("tiny-qwen2", "proj-out");
+    let (encoder, _) = fixture_vision("tiny-qwen2");
+    let projector = projector_of(&scratch.0.join("projector"), 64, 40);
+    let err = HuluMedBuilder::new(fixture("tiny-qwen2"))
+        .vision(Box::new(encoder), projector)
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Assembly(m) if m.contains("40") && m.contains("32")),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_decoder_of_another_width_cannot_be_assembled() {
+    // The qwen3 fixture's decoder is 32 wide like qwen2's, so widen the config instead: a
+    // checkpoint whose config disagrees with its tensors names the tensor.
+    let scratch = ScratchModel::copy_of("tiny-qwen3", "wide");
+    scratch.edit(
+        "config.json",
+        "\"intermediate_size\": 64",
+        "\"intermediate_size\": 96",
+    );
+    let err = HuluMed::from_pretrained(&scratch.0, Device::Cpu, Kind::Float).unwrap_err();
+    assert!(err.to_string().contains("mlp"), "{err}");
+}
