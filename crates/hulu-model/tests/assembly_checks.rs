@@ -28,7 +28,7 @@ impl ScratchModel {
         ScratchModel(dir)
     }
 
-    /// Replaces `from` by `to` in one of the copied JSON files (the text must be there).
+    /// Replaces `from` by `to` in one of the copied files (the text must be there).
     fn edit(&self, file: &str, from: &str, to: &str) {
         let path = self.0.join(file);
         let text = std::fs::read_to_string(&path).unwrap();
@@ -40,6 +40,16 @@ impl ScratchModel {
 impl Drop for ScratchModel {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The error of loading a copy of fixture `name` with `from` replaced by `to` in `file`.
+fn load_edited(name: &str, file: &str, from: &str, to: &str) -> Error {
+    let scratch = ScratchModel::copy_of(name, &file.replace('.', "-"));
+    scratch.edit(file, from, to);
+    match HuluMed::from_pretrained(&scratch.0, Device::Cpu, Kind::Float) {
+        Ok(_) => panic!("{name} with {file} edited to {to} loaded"),
+        Err(err) => err,
     }
 }
 
@@ -108,13 +118,12 @@ fn the_fixture_parts_assemble() {
 
 #[test]
 fn a_preprocessor_patch_size_the_encoder_was_not_trained_on_is_refused() {
-    let scratch = ScratchModel::copy_of("tiny-qwen2", "patch");
-    scratch.edit(
+    let err = load_edited(
+        "tiny-qwen2",
         "preprocessor_config.json",
         "\"patch_size\": 14",
         "\"patch_size\": 16",
     );
-    let err = HuluMed::from_pretrained(&scratch.0, Device::Cpu, Kind::Float).unwrap_err();
     assert!(
         matches!(&err, Error::Assembly(m) if m.contains("588") && m.contains("768")),
         "{err}"
@@ -122,45 +131,37 @@ fn a_preprocessor_patch_size_the_encoder_was_not_trained_on_is_refused() {
 }
 
 #[test]
-fn a_projector_for_another_encoder_width_is_refused() {
-    let scratch = ScratchModel::copy_of("tiny-qwen2", "proj-in");
-    let (encoder, _) = fixture_vision("tiny-qwen2");
-    let projector = projector_of(&scratch.0.join("projector"), 48, 32);
-    let err = HuluMedBuilder::new(fixture("tiny-qwen2"))
-        .vision(Box::new(encoder), projector)
-        .build()
-        .unwrap_err();
-    assert!(
-        matches!(&err, Error::Assembly(m) if m.contains("48") && m.contains("64")),
-        "{err}"
-    );
-}
-
-#[test]
-fn a_projector_for_another_decoder_width_is_refused() {
-    let scratch = ScratchModel::copy_of("tiny-qwen2", "proj-out");
-    let (encoder, _) = fixture_vision("tiny-qwen2");
-    let projector = projector_of(&scratch.0.join("projector"), 64, 40);
-    let err = HuluMedBuilder::new(fixture("tiny-qwen2"))
-        .vision(Box::new(encoder), projector)
-        .build()
-        .unwrap_err();
-    assert!(
-        matches!(&err, Error::Assembly(m) if m.contains("40") && m.contains("32")),
-        "{err}"
-    );
+fn a_projector_that_does_not_chain_is_refused() {
+    // (projector in → out, what the error must name): the fixture encoder is 64 wide and the
+    // decoder 32.
+    let cases = [
+        ((48, 32), ["48", "64"], "another encoder width"),
+        ((64, 40), ["40", "32"], "another decoder width"),
+    ];
+    let scratch = ScratchModel::copy_of("tiny-qwen2", "projector");
+    for (i, ((vision, llm), named, what)) in cases.into_iter().enumerate() {
+        let (encoder, _) = fixture_vision("tiny-qwen2");
+        let projector = projector_of(&scratch.0.join(format!("projector-{i}")), vision, llm);
+        let err = HuluMedBuilder::new(fixture("tiny-qwen2"))
+            .vision(Box::new(encoder), projector)
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Assembly(m) if named.iter().all(|n| m.contains(n))),
+            "{what}: {err}"
+        );
+    }
 }
 
 #[test]
 fn a_decoder_of_another_width_cannot_be_assembled() {
     // The qwen3 fixture's decoder is 32 wide like qwen2's, so widen the config instead: a
     // checkpoint whose config disagrees with its tensors names the tensor.
-    let scratch = ScratchModel::copy_of("tiny-qwen3", "wide");
-    scratch.edit(
+    let err = load_edited(
+        "tiny-qwen3",
         "config.json",
         "\"intermediate_size\": 64",
         "\"intermediate_size\": 96",
     );
-    let err = HuluMed::from_pretrained(&scratch.0, Device::Cpu, Kind::Float).unwrap_err();
     assert!(err.to_string().contains("mlp"), "{err}");
 }
