@@ -85,3 +85,71 @@ fn tojson_refuses_what_json_dumps_refuses() {
         Err(Error::Template(m)) if m.contains("deeply")
     ));
 }
+
+mod round_trip {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Strings over all of Unicode, and strings made of the characters JSON escapes or that
+    /// `ensure_ascii` must write as (surrogate-pair) escapes, which random Unicode rarely hits.
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            r#"[\x00-\x20"\\/aé\x7f\u{2028}\u{FFFF}🩻]{0,12}"#,
+        ]
+    }
+
+    /// Any JSON value: such strings, integers of both signs and beyond `i64`, finite floats,
+    /// nested lists and objects.
+    fn json_value() -> impl Strategy<Value = Json> {
+        let leaf = prop_oneof![
+            Just(Json::Null),
+            any::<bool>().prop_map(Json::from),
+            any::<i64>().prop_map(Json::from),
+            any::<u64>().prop_map(Json::from),
+            any::<f64>()
+                .prop_filter("JSON has no NaN or infinity", |x| x.is_finite())
+                .prop_map(Json::from),
+            text().prop_map(Json::from),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Json::Array),
+                prop::collection::vec((text(), inner), 0..6)
+                    .prop_map(|entries| Json::Object(entries.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn render(value: &Json, filter: &str) -> String {
+        let mut options = TemplateOptions::default();
+        options.extra.insert("value".into(), value.clone());
+        ChatTemplate::new(format!("{{{{ value | {filter} }}}}"))
+            .unwrap()
+            .render_with(&[], &options)
+            .unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(hulu_testkit::fuzz_cases(256)))]
+
+        /// Whatever the formatting options, the text parses back to the same value, with keys
+        /// in the same order.
+        #[test]
+        fn tojson_reads_back_as_the_same_value(value in json_value()) {
+            for filter in ["tojson", "tojson(indent=2)", "tojson(ensure_ascii=true)"] {
+                let text = render(&value, filter);
+                let back: Json = serde_json::from_str(&text)
+                    .unwrap_or_else(|e| panic!("{filter} wrote invalid JSON {text:?}: {e}"));
+                prop_assert_eq!(&back, &value, "{} wrote {:?}", filter, text);
+                prop_assert_eq!(
+                    serde_json::to_string(&back).unwrap(),
+                    serde_json::to_string(&value).unwrap()
+                );
+                if filter.contains("ensure_ascii") {
+                    prop_assert!(text.is_ascii(), "{:?}", text);
+                }
+            }
+        }
+    }
+}
