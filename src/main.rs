@@ -52,6 +52,10 @@ enum Command {
         /// Seed for the weights.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Where the config, tokenizer and templates to start from live (a Hugging Face
+        /// checkpoint directory; its weights are not read); default: the embedded tiny model.
+        #[arg(long, default_value_os_t = default_model_dir())]
+        template: PathBuf,
     },
     /// Write an int16 NIfTI-1 phantom volume (input for `hulu bench`).
     SynthVolume {
@@ -83,8 +87,13 @@ fn main() -> Result<()> {
         Command::Parity { root } => commands::parity::run(root.as_deref()),
         Command::Bench(args) => commands::bench::run(&args),
         Command::Info { model } => commands::info::run(&model),
-        Command::Synth { preset, out, seed } => {
-            let dir = commands::synth::synth(&preset, &out, &default_model_dir(), seed)?;
+        Command::Synth {
+            preset,
+            out,
+            seed,
+            template,
+        } => {
+            let dir = commands::synth::synth(&preset, &out, &template, seed)?;
             println!("wrote {preset} to {}", dir.display());
             commands::info::run(&dir)
         }

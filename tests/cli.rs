@@ -166,3 +166,26 @@ fn unknown_dtype_is_a_clear_error() {
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("unknown dtype"));
 }
+
+#[test]
+fn synth_reads_the_template_it_is_given() {
+    // A binary installed away from its source tree names its own template directory; one
+    // without a config is refused before anything is written.
+    let empty = std::env::temp_dir().join(format!("hulu-cli-no-template-{}", std::process::id()));
+    let out_dir = empty.join("out");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = hulu(&[
+        "synth",
+        "--preset",
+        "bench-qwen2",
+        "--template",
+        empty.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("template config"), "{stderr}");
+    assert!(!out_dir.exists(), "nothing may be written");
+    std::fs::remove_dir_all(&empty).unwrap();
+}
