@@ -5,17 +5,17 @@
 #
 # tch 0.26's generated C++ bindings name 13 operators that 2.11 lacks (`_philox_*`,
 # `_upsample_lanczos2d_aa*`, `_flash_attention_forward_no_dropout_inplace`) and one whose 2.11
-# signature is shorter (`_scaled_dot_product_attention_math_for_mps`); hulu calls none of them. The script copies torch-sys 0.26.0, drops those bindings, and
-# builds with the copy patched in (`cargo --config patch...`), so the workspace's own build is
-# untouched.
+# signature is shorter (`_scaled_dot_product_attention_math_for_mps`); hulu calls none of
+# them. The script copies torch-sys 0.26.0, drops those bindings, and builds with the copy
+# patched in (`cargo --config patch...`), so the workspace's own build is untouched.
 #
 #   scripts/build-with-torch-2.11.sh cpu    # link libtorch_cpu only: runs here, for checks
 #   scripts/build-with-torch-2.11.sh cuda   # also link libtorch_cuda: runs where CUDA 13 is
 #
-# Output: $HULU_T211/target-FLAVOUR/release/hulu (default HULU_T211=/tmp/hulu-torch-2.11). At run time
-# the loader must find libtorch 2.11 (and, for cuda, its CUDA libraries): the cpu build embeds
-# an rpath to the wheel extracted here; elsewhere set LD_LIBRARY_PATH to torch/lib and the
-# nvidia/*/lib folders of that machine's torch install.
+# Output: $HULU_T211/target-FLAVOUR/x86_64-unknown-linux-gnu/release/hulu (HULU_T211 defaults to
+# /tmp/hulu-torch-2.11). At run time the loader must find libtorch 2.11 (and, for cuda, its
+# CUDA libraries): the cpu build embeds an rpath to the wheel extracted here; elsewhere set
+# LD_LIBRARY_PATH to torch/lib and the nvidia/*/lib folders of that machine's torch install.
 set -euo pipefail
 
 flavour=${1:?usage: $0 cpu|cuda}
@@ -84,11 +84,18 @@ EOF
 #    linker discards their callers' sections. For cuda, --no-as-needed keeps libtorch_cuda
 #    linked (nothing names its symbols directly) and --allow-shlib-undefined lets the link
 #    finish without the CUDA libraries it needs at run time.
+#    An explicit --target keeps these flags off build scripts, which run here without CUDA.
 flags=""
 if [ "$flavour" = cuda ]; then
-  flags="-C link-arg=-Wl,--allow-shlib-undefined -C link-arg=-Wl,--no-as-needed -C link-arg=-ltorch_cuda -C link-arg=-Wl,--as-needed"
+  flags="-C link-arg=-Wl,--allow-shlib-undefined -C link-arg=-Wl,--no-as-needed"
+  flags="$flags -C link-arg=-ltorch_cuda -C link-arg=-Wl,--as-needed"
 fi
+target=x86_64-unknown-linux-gnu
 cd "$repo"
+# The patch rewrites torch-sys's entry in Cargo.lock; put the workspace's lock back afterwards.
+cp Cargo.lock "$work/Cargo.lock.workspace"
+trap 'cp "$work/Cargo.lock.workspace" "$repo/Cargo.lock"' EXIT
 RUSTFLAGS="$flags" LIBTORCH="$lt" LIBTORCH_BYPASS_VERSION_CHECK=1 CARGO_TARGET_DIR="$work/target-$flavour" \
-  cargo build --release --bin hulu --config "patch.crates-io.torch-sys.path=\"$work/torch-sys\""
-echo "built $work/target-$flavour/release/hulu against PyTorch 2.11.0 ($flavour)"
+  cargo build --release --bin hulu --target "$target" \
+  --config "patch.crates-io.torch-sys.path=\"$work/torch-sys\""
+echo "built $work/target-$flavour/$target/release/hulu against PyTorch 2.11.0 ($flavour)"
