@@ -87,7 +87,7 @@ EOF
 #    An explicit --target keeps these flags off build scripts, which run here without CUDA.
 flags=""
 if [ "$flavour" = cuda ]; then
-  flags="-C link-arg=-Wl,--allow-shlib-undefined -C link-arg=-Wl,--no-as-needed"
+  flags="-C link-arg=-L$lt/lib -C link-arg=-Wl,--allow-shlib-undefined -C link-arg=-Wl,--no-as-needed"
   flags="$flags -C link-arg=-ltorch_cuda -C link-arg=-Wl,--as-needed"
 fi
 target=x86_64-unknown-linux-gnu
