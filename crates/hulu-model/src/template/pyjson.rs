@@ -32,34 +32,32 @@ impl Style {
     fn from_kwargs(kwargs: &Kwargs) -> Result<Self, Error> {
         let ensure_ascii = kwargs.get::<Option<bool>>("ensure_ascii")?.unwrap_or(false);
         let sort_keys = kwargs.get::<Option<bool>>("sort_keys")?.unwrap_or(false);
-        // Python: an int indents by that many spaces (negative counts as 0), a string is used
-        // as is, None keeps everything on one line.
+        // Python: an int indents by that many spaces (negative counts as 0; here at most 64),
+        // a string is used as is, None keeps everything on one line. (A `none` argument reads
+        // as absent.)
         let indent = match kwargs.get::<Option<Value>>("indent")? {
             None => None,
-            Some(v) if v.is_none() => None,
-            Some(v) if v.kind() == ValueKind::String => Some(v.as_str().unwrap_or("").to_string()),
-            Some(v) => match v.as_i64() {
-                Some(n) => Some(" ".repeat(n.clamp(0, 64) as usize)),
-                None => return Err(invalid(format!("tojson indent must be an int, not {v}"))),
+            Some(v) => match (v.as_str(), v.as_i64()) {
+                (Some(unit), _) => Some(unit.to_string()),
+                (None, Some(n)) => Some(" ".repeat(n.clamp(0, 64) as usize)),
+                (None, None) => {
+                    return Err(invalid(format!("tojson indent must be an int, not {v}")))
+                }
             },
         };
         // With an indent Python drops the space after the item comma.
         let default_items = if indent.is_some() { "," } else { ", " };
         let (item_separator, key_separator) = match kwargs.get::<Option<Value>>("separators")? {
             None => (default_items.to_string(), ": ".to_string()),
-            Some(v) if v.is_none() => (default_items.to_string(), ": ".to_string()),
             Some(v) => {
-                let parts: Vec<Value> = v
-                    .try_iter()
-                    .map_err(|_| invalid("tojson separators must be a pair of strings"))?
-                    .collect();
-                match parts.as_slice() {
-                    [a, b] if a.as_str().is_some() && b.as_str().is_some() => (
-                        a.as_str().unwrap_or_default().to_string(),
-                        b.as_str().unwrap_or_default().to_string(),
-                    ),
-                    _ => return Err(invalid("tojson separators must be a pair of strings")),
-                }
+                let not_a_pair = || invalid("tojson separators must be a pair of strings");
+                let parts: Vec<Value> = v.try_iter().map_err(|_| not_a_pair())?.collect();
+                let pair = match parts.as_slice() {
+                    [a, b] => a.as_str().zip(b.as_str()),
+                    _ => None,
+                };
+                let (items, keys) = pair.ok_or_else(not_a_pair)?;
+                (items.to_string(), keys.to_string())
             }
         };
         kwargs.assert_all_used()?;
