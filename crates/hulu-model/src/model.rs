@@ -228,6 +228,8 @@ impl HuluMedBuilder {
                 )
             }
         };
+        // Before the decoder loads: a mismatch here should not wait for gigabytes of weights.
+        check_vision_fits(vision.as_ref(), &projector, &processor, config.hidden_size)?;
         let decoder = match self.decoder {
             Some(d) => d,
             None => {
@@ -236,7 +238,6 @@ impl HuluMedBuilder {
                 hulu_llm::load_decoder(&DecoderConfig::from_hulu(&config)?, w)?
             }
         };
-        check_vision_fits(vision.as_ref(), &projector, &processor, config.hidden_size)?;
         if decoder.config().hidden_size != config.hidden_size {
             return Err(Error::Assembly(format!(
                 "decoder width {} differs from the config's hidden_size {}",
