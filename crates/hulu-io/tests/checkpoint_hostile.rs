@@ -2,46 +2,8 @@
 
 use hulu_io::checkpoint::expected_weights;
 use hulu_io::{Checkpoint, Error, HuluConfig};
-use std::path::{Path, PathBuf};
-
-/// A scratch copy of a fixture model directory that a test may damage.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn of(model: &str) -> Self {
-        let src = hulu_testkit::fixtures_root().join("models").join(model);
-        let dst = std::env::temp_dir().join(format!(
-            "hulu-ckpt-{model}-{}-{:?}",
-            std::process::id(),
-            std::thread::current().id()
-        ));
-        let _ = std::fs::remove_dir_all(&dst);
-        std::fs::create_dir_all(&dst).unwrap();
-        for entry in std::fs::read_dir(&src).unwrap() {
-            let path = entry.unwrap().path();
-            std::fs::copy(&path, dst.join(path.file_name().unwrap())).unwrap();
-        }
-        Scratch(dst)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-
-    fn edit_json(&self, name: &str, f: impl FnOnce(&mut serde_json::Value)) {
-        let path = self.path(name);
-        let mut v: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        f(&mut v);
-        std::fs::write(&path, serde_json::to_string_pretty(&v).unwrap()).unwrap();
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use hulu_testkit::ScratchModel;
+use std::path::Path;
 
 fn open_err(dir: &Path) -> Error {
     Checkpoint::open(dir).expect_err("a broken checkpoint must not open")
@@ -49,12 +11,12 @@ fn open_err(dir: &Path) -> Error {
 
 #[test]
 fn truncated_shard_is_invalid_safetensors() {
-    let s = Scratch::of("tiny-qwen3");
+    let s = ScratchModel::of("tiny-qwen3");
     let file = s.path("model.safetensors");
     let len = std::fs::metadata(&file).unwrap().len();
     let f = std::fs::OpenOptions::new().write(true).open(&file).unwrap();
     f.set_len(len - 1000).unwrap();
-    match open_err(&s.0) {
+    match open_err(s.dir()) {
         Error::InvalidSafetensors { path, reason } => {
             assert_eq!(path, file);
             assert!(reason.contains("truncated"), "{reason}");
@@ -65,13 +27,13 @@ fn truncated_shard_is_invalid_safetensors() {
 
 #[test]
 fn header_length_past_end_of_file_is_invalid_safetensors() {
-    let s = Scratch::of("tiny-qwen3");
+    let s = ScratchModel::of("tiny-qwen3");
     let file = s.path("model.safetensors");
     let mut bytes = std::fs::read(&file).unwrap();
     let lie = (bytes.len() as u64) * 4;
     bytes[..8].copy_from_slice(&lie.to_le_bytes());
     std::fs::write(&file, &bytes).unwrap();
-    match open_err(&s.0) {
+    match open_err(s.dir()) {
         Error::InvalidSafetensors { reason, .. } => {
             assert!(reason.contains("header length"), "{reason}")
         }
@@ -82,17 +44,20 @@ fn header_length_past_end_of_file_is_invalid_safetensors() {
 #[test]
 fn tiny_and_garbage_files_are_invalid_safetensors() {
     for bytes in [&b"\x01\x02"[..], &[0xffu8; 64][..], b"\x02\0\0\0\0\0\0\0{]"] {
-        let s = Scratch::of("tiny-qwen3");
+        let s = ScratchModel::of("tiny-qwen3");
         std::fs::write(s.path("model.safetensors"), bytes).unwrap();
-        assert!(matches!(open_err(&s.0), Error::InvalidSafetensors { .. }));
+        assert!(matches!(
+            open_err(s.dir()),
+            Error::InvalidSafetensors { .. }
+        ));
     }
 }
 
 #[test]
 fn index_naming_a_missing_shard_is_reported() {
-    let s = Scratch::of("tiny-qwen2");
+    let s = ScratchModel::of("tiny-qwen2");
     std::fs::remove_file(s.path("model-00002-of-00002.safetensors")).unwrap();
-    match open_err(&s.0) {
+    match open_err(s.dir()) {
         Error::MissingShard { shard, .. } => assert_eq!(shard, "model-00002-of-00002.safetensors"),
         other => panic!("unexpected {other:?}"),
     }
@@ -100,16 +65,16 @@ fn index_naming_a_missing_shard_is_reported() {
 
 #[test]
 fn index_cannot_point_outside_the_directory() {
-    let s = Scratch::of("tiny-qwen2");
+    let s = ScratchModel::of("tiny-qwen2");
     s.edit_json("model.safetensors.index.json", |v| {
         v["weight_map"]["model.norm.weight"] = "../../etc/passwd".into();
     });
-    assert!(matches!(open_err(&s.0), Error::MissingShard { shard, .. } if shard.contains("..")));
+    assert!(matches!(open_err(s.dir()), Error::MissingShard { shard, .. } if shard.contains("..")));
 }
 
 #[test]
 fn index_mapping_a_key_to_the_wrong_shard_is_reported() {
-    let s = Scratch::of("tiny-qwen2");
+    let s = ScratchModel::of("tiny-qwen2");
     let mut moved = String::new();
     s.edit_json("model.safetensors.index.json", |v| {
         let map = v["weight_map"].as_object_mut().unwrap();
@@ -120,7 +85,7 @@ fn index_mapping_a_key_to_the_wrong_shard_is_reported() {
         moved = key.clone();
         *shard = "model-00002-of-00002.safetensors".into();
     });
-    match open_err(&s.0) {
+    match open_err(s.dir()) {
         Error::IndexMismatch { key, .. } => assert_eq!(key, moved),
         other => panic!("unexpected {other:?}"),
     }
@@ -128,18 +93,18 @@ fn index_mapping_a_key_to_the_wrong_shard_is_reported() {
 
 #[test]
 fn empty_directory_has_no_weights() {
-    let s = Scratch::of("tiny-qwen3");
+    let s = ScratchModel::of("tiny-qwen3");
     std::fs::remove_file(s.path("model.safetensors")).unwrap();
-    assert!(matches!(open_err(&s.0), Error::NoWeights { .. }));
+    assert!(matches!(open_err(s.dir()), Error::NoWeights { .. }));
 }
 
 #[test]
 fn tensor_with_wrong_shape_for_the_config_is_named() {
     // A config that claims a wider MLP than the weights were saved with.
-    let s = Scratch::of("tiny-qwen3");
+    let s = ScratchModel::of("tiny-qwen3");
     s.edit_json("config.json", |v| v["intermediate_size"] = 80.into());
     let config = HuluConfig::from_file(s.path("config.json")).unwrap();
-    let ckpt = Checkpoint::open(&s.0).unwrap();
+    let ckpt = Checkpoint::open(s.dir()).unwrap();
     let report = ckpt.check_layout(&expected_weights(&config));
     let names: Vec<&str> = report.mis_shaped.iter().map(|m| m.key.as_str()).collect();
     assert!(
@@ -184,13 +149,13 @@ fn weights_get_refuses_a_mis_shaped_tensor_by_name() {
 fn missing_and_unexpected_keys_are_listed() {
     // Claiming three layers: layer 2's keys are missing. Claiming a tied head on qwen2:
     // lm_head.weight is unexpected.
-    let s = Scratch::of("tiny-qwen2");
+    let s = ScratchModel::of("tiny-qwen2");
     s.edit_json("config.json", |v| {
         v["num_hidden_layers"] = 3.into();
         v["tie_word_embeddings"] = true.into();
     });
     let config = HuluConfig::from_file(s.path("config.json")).unwrap();
-    let report = Checkpoint::open(&s.0)
+    let report = Checkpoint::open(s.dir())
         .unwrap()
         .check_layout(&expected_weights(&config));
     assert!(report
@@ -203,7 +168,7 @@ fn missing_and_unexpected_keys_are_listed() {
 
 #[test]
 fn config_missing_a_required_field_names_it() {
-    let s = Scratch::of("tiny-qwen2");
+    let s = ScratchModel::of("tiny-qwen2");
     s.edit_json("config.json", |v| {
         v.as_object_mut().unwrap().remove("hidden_size");
     });
@@ -217,7 +182,7 @@ fn config_missing_a_required_field_names_it() {
 
 #[test]
 fn config_missing_nested_vision_field_names_it() {
-    let s = Scratch::of("tiny-qwen3");
+    let s = ScratchModel::of("tiny-qwen3");
     s.edit_json("config.json", |v| {
         v["vision_encoder_config"]
             .as_object_mut()
@@ -234,7 +199,7 @@ fn config_missing_nested_vision_field_names_it() {
 
 #[test]
 fn unknown_architecture_is_refused() {
-    let s = Scratch::of("tiny-qwen3");
+    let s = ScratchModel::of("tiny-qwen3");
     s.edit_json("config.json", |v| {
         v["architectures"] = serde_json::json!(["LlavaForCausalLM"])
     });
@@ -246,7 +211,7 @@ fn unknown_architecture_is_refused() {
 
 #[test]
 fn inconsistent_head_counts_are_refused() {
-    let s = Scratch::of("tiny-qwen2");
+    let s = ScratchModel::of("tiny-qwen2");
     s.edit_json("config.json", |v| v["num_key_value_heads"] = 3.into());
     match HuluConfig::from_file(s.path("config.json")) {
         Err(Error::InvalidConfig { reason, .. }) => {

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use hulu_io::{Checkpoint, HuluConfig, Weights};
 use hulu_model::{Error, HuluMed, HuluMedBuilder};
+use hulu_testkit::ScratchModel;
 use hulu_vision::{Projector, SiglipNavitEncoder};
 use safetensors::tensor::{Dtype, TensorView};
 use tch::{Device, Kind};
@@ -13,42 +14,16 @@ fn fixture(name: &str) -> PathBuf {
     hulu_testkit::fixtures_root().join("models").join(name)
 }
 
-/// A private copy of a fixture checkpoint, removed when dropped.
-struct ScratchModel(PathBuf);
-
-impl ScratchModel {
-    fn copy_of(name: &str, label: &str) -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("hulu-assembly-{label}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        for entry in std::fs::read_dir(fixture(name)).unwrap() {
-            let p = entry.unwrap().path();
-            std::fs::copy(&p, dir.join(p.file_name().unwrap())).unwrap();
-        }
-        ScratchModel(dir)
-    }
-
-    /// Replaces `from` by `to` in one of the copied files (the text must be there).
-    fn edit(&self, file: &str, from: &str, to: &str) {
-        let path = self.0.join(file);
-        let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.contains(from), "{file} has no {from:?}");
-        std::fs::write(&path, text.replace(from, to)).unwrap();
-    }
-}
-
-impl Drop for ScratchModel {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// The error of loading a copy of fixture `name` with `from` replaced by `to` in `file`.
-fn load_edited(name: &str, file: &str, from: &str, to: &str) -> Error {
-    let scratch = ScratchModel::copy_of(name, &file.replace('.', "-"));
-    scratch.edit(file, from, to);
-    match HuluMed::from_pretrained(&scratch.0, Device::Cpu, Kind::Float) {
-        Ok(_) => panic!("{name} with {file} edited to {to} loaded"),
+/// The error of loading a copy of fixture `name` whose JSON `file` has `key` changed from
+/// `from` to `to`.
+fn load_edited(name: &str, file: &str, key: &str, from: i64, to: i64) -> Error {
+    let scratch = ScratchModel::of(name);
+    scratch.edit_json(file, |v| {
+        assert_eq!(v[key], from, "{file}'s {key}");
+        v[key] = to.into();
+    });
+    match HuluMed::from_pretrained(scratch.dir(), Device::Cpu, Kind::Float) {
+        Ok(_) => panic!("{name} with {file}'s {key} set to {to} loaded"),
         Err(err) => err,
     }
 }
@@ -121,8 +96,9 @@ fn a_preprocessor_patch_size_the_encoder_was_not_trained_on_is_refused() {
     let err = load_edited(
         "tiny-qwen2",
         "preprocessor_config.json",
-        "\"patch_size\": 14",
-        "\"patch_size\": 16",
+        "patch_size",
+        14,
+        16,
     );
     assert!(
         matches!(&err, Error::Assembly(m) if m.contains("588") && m.contains("768")),
@@ -138,10 +114,10 @@ fn a_projector_that_does_not_chain_is_refused() {
         ((48, 32), ["48", "64"], "another encoder width"),
         ((64, 40), ["40", "32"], "another decoder width"),
     ];
-    let scratch = ScratchModel::copy_of("tiny-qwen2", "projector");
+    let scratch = ScratchModel::of("tiny-qwen2");
     for (i, ((vision, llm), named, what)) in cases.into_iter().enumerate() {
         let (encoder, _) = fixture_vision("tiny-qwen2");
-        let projector = projector_of(&scratch.0.join(format!("projector-{i}")), vision, llm);
+        let projector = projector_of(&scratch.path(&format!("projector-{i}")), vision, llm);
         let err = HuluMedBuilder::new(fixture("tiny-qwen2"))
             .vision(Box::new(encoder), projector)
             .build()
@@ -157,11 +133,6 @@ fn a_projector_that_does_not_chain_is_refused() {
 fn a_decoder_of_another_width_cannot_be_assembled() {
     // The qwen3 fixture's decoder is 32 wide like qwen2's, so widen the config instead: a
     // checkpoint whose config disagrees with its tensors names the tensor.
-    let err = load_edited(
-        "tiny-qwen3",
-        "config.json",
-        "\"intermediate_size\": 64",
-        "\"intermediate_size\": 96",
-    );
+    let err = load_edited("tiny-qwen3", "config.json", "intermediate_size", 64, 96);
     assert!(err.to_string().contains("mlp"), "{err}");
 }

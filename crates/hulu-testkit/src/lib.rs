@@ -11,6 +11,7 @@
 mod alloc;
 pub mod compare;
 mod fixtures;
+mod scratch;
 mod tensors;
 
 pub use alloc::LargestAllocation;
@@ -25,4 +26,5 @@ pub fn fuzz_cases(default: u32) -> u32 {
 }
 pub use compare::{assert_close, Closeness, Tolerance};
 pub use fixtures::{cases, fixtures_root, io_files, models, Case};
+pub use scratch::ScratchModel;
 pub use tensors::{FixtureTensor, TensorFile};
