@@ -81,7 +81,7 @@ proptest! {
 fn mutated_real_clip() {
     let dir = std::env::var_os("HULU_MEDIA")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.cache/media"));
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.cache/media"));
     let path = dir.join("carphone_distorted.mp4");
     let Ok(original) = std::fs::read(&path) else {
         if std::env::var_os("HULU_REQUIRE_MEDIA").is_some() {

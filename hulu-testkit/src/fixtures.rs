@@ -9,7 +9,7 @@ pub fn fixtures_root() -> PathBuf {
         return PathBuf::from(root);
     }
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures")
+        .join("../tests/fixtures")
         .canonicalize()
         .expect("vendored fixtures at tests/fixtures")
 }

@@ -10,7 +10,7 @@ use hulu_io::Limits;
 
 #[test]
 fn ffmpeg_path_matches_the_cli() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.cache/media");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.cache/media");
     let golden: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(
             PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/video_golden.json"),

@@ -15,7 +15,7 @@ use hulu_io::VisualKind;
 fn media_dir() -> Option<PathBuf> {
     let dir = std::env::var_os("HULU_MEDIA")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.cache/media"));
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.cache/media"));
     if dir.join("carphone_pristine.mp4").is_file() {
         return Some(dir);
     }

@@ -4,7 +4,7 @@ The environment copies what transformers' chat-template code sets up (sandboxed 
 trim_blocks, lstrip_blocks, loop controls, and a tojson filter that is json.dumps with
 ensure_ascii=False), so the expected text is the reference's. Run with jinja2 installed:
 
-    python3 crates/hulu-model/tests/data/gen_tojson_cases.py
+    python3 hulu-model/tests/data/gen_tojson_cases.py
 """
 
 import json
