@@ -19,8 +19,9 @@
 mod common;
 
 use anyhow::{bail, Context, Result};
-use hulu_io::{Checkpoint, HuluConfig, Weights};
+use hulu_model::HuluConfig;
 use hulu_model::{GenerateOptions, HuluMedBuilder, Item, LoadOptions, PrepareOptions, Turn};
+use hulu_nn::VarBuilder;
 use hulu_vision::{Projector, SiglipNavitEncoder, VisionEncoder};
 use tch::{Device, Kind};
 
@@ -35,14 +36,14 @@ fn main() -> Result<()> {
     let vision_config = HuluConfig::from_file(vision_dir.join("config.json"))?;
     let decoder_config = HuluConfig::from_file(decoder_dir.join("config.json"))?;
     let vision_width = vision_config.vision_encoder_config.hidden_size;
-    let decoder_width = decoder_config.hidden_size;
+    let decoder_width = decoder_config.hidden_size();
     // The projector was trained to map into the vision checkpoint's own decoder width; it can
     // only feed a decoder of that same width.
-    if vision_config.hidden_size != decoder_width {
+    if vision_config.hidden_size() != decoder_width {
         bail!(
             "the projector of {} outputs {} features but the decoder of {} is {} wide",
             vision_dir.display(),
-            vision_config.hidden_size,
+            vision_config.hidden_size(),
             decoder_dir.display(),
             decoder_width
         );
@@ -50,8 +51,7 @@ fn main() -> Result<()> {
 
     // Load the encoder and projector from the vision checkpoint (memory-mapped safetensors;
     // the keys live under `model.vision_encoder` and `model.mm_projector`).
-    let ckpt = Checkpoint::open(&vision_dir)?;
-    let weights = Weights::new(&ckpt, kind, device);
+    let weights = VarBuilder::from_dir(&vision_dir, kind, device)?;
     let encoder = SiglipNavitEncoder::load(
         &vision_config.vision_encoder_config,
         &weights.pp("model.vision_encoder"),
@@ -59,14 +59,14 @@ fn main() -> Result<()> {
     let projector = Projector::load(
         &weights.pp("model.mm_projector"),
         vision_width,
-        vision_config.hidden_size,
+        vision_config.hidden_size(),
     )?;
     println!(
         "vision : SigLIP encoder ({} layers, width {}) + projector {} -> {}, from {}",
         vision_config.vision_encoder_config.num_hidden_layers,
         encoder.hidden_size(),
         vision_width,
-        vision_config.hidden_size,
+        vision_config.hidden_size(),
         vision_dir.display()
     );
 
@@ -81,7 +81,7 @@ fn main() -> Result<()> {
     println!(
         "decoder: {:?} ({} layers, width {}, vocabulary {}), tokenizer and template from {}",
         dc.family,
-        dc.num_layers,
+        dc.num_hidden_layers,
         dc.hidden_size,
         dc.vocab_size,
         model.dir().display()

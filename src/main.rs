@@ -4,7 +4,6 @@ mod commands;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use commands::common::default_model_dir;
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -17,10 +16,17 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// The quick-start demo: questions about a real DICOM series and a real NIfTI volume.
+    ///
+    /// The repository ships a tiny random-weight model (tests/fixtures/models/tiny-qwen2) and
+    /// the demo's inputs (tests/fixtures); `scripts/demo.sh` passes both. The tiny model's
+    /// answers are random words; the pipeline around it is the real one.
     Demo {
-        /// Checkpoint directory; default: the embedded tiny model.
-        #[arg(long)]
-        model: Option<PathBuf>,
+        /// Checkpoint directory (Hugging Face layout).
+        #[arg(long, env = "HULU_MODEL")]
+        model: PathBuf,
+        /// Folder holding the demo inputs (`io/dicom/series_ct5n`, `inputs/anatomical.nii`).
+        #[arg(long, env = "HULU_DEMO_INPUTS")]
+        inputs: PathBuf,
     },
     /// Ask one question about images, volumes (NIfTI, DICOM), or videos.
     Ask(commands::ask::AskArgs),
@@ -28,17 +34,19 @@ enum Command {
     Chat(commands::chat::ChatArgs),
     /// What a file holds and the tokens it would cost before and after compression.
     Inspect(commands::inspect::InspectArgs),
-    /// Replay every reference case under a fixtures root and compare every stage.
+    /// Replay every reference case under a fixtures root and compare every stage (developer
+    /// command, built with `--features parity`).
+    #[cfg(feature = "parity")]
     Parity {
-        /// Fixtures root (default: the vendored tests/fixtures).
-        root: Option<PathBuf>,
+        /// Fixtures root (with `cases/` and `models/`, e.g. tests/fixtures).
+        root: PathBuf,
     },
     /// Time the real pipeline stage by stage on a volume, DICOM series or video.
     Bench(commands::bench::BenchArgs),
     /// Show what a checkpoint directory holds and check its tensors against its config.
     Info {
-        /// Checkpoint directory (Hugging Face layout); default: the embedded tiny model.
-        #[arg(long, default_value_os_t = default_model_dir())]
+        /// Checkpoint directory (Hugging Face layout).
+        #[arg(long, env = "HULU_MODEL")]
         model: PathBuf,
     },
     /// Write a checkpoint with seeded random bf16 weights at benchmark sizes.
@@ -53,8 +61,9 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
         /// Where the config, tokenizer and templates to start from live (a Hugging Face
-        /// checkpoint directory; its weights are not read); default: the embedded tiny model.
-        #[arg(long, default_value_os_t = default_model_dir())]
+        /// checkpoint directory; its weights are not read), e.g. the repository's
+        /// tests/fixtures/models/tiny-qwen2.
+        #[arg(long)]
         template: PathBuf,
     },
     /// Write an int16 NIfTI-1 phantom volume (input for `hulu bench`).
@@ -80,11 +89,12 @@ fn main() -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Demo { model } => commands::demo::run(model),
+        Command::Demo { model, inputs } => commands::demo::run(&model, &inputs),
         Command::Ask(args) => commands::ask::run(&args),
         Command::Chat(args) => commands::chat::run(&args),
         Command::Inspect(args) => commands::inspect::run(&args),
-        Command::Parity { root } => commands::parity::run(root.as_deref()),
+        #[cfg(feature = "parity")]
+        Command::Parity { root } => commands::parity::run(&root),
         Command::Bench(args) => commands::bench::run(&args),
         Command::Info { model } => commands::info::run(&model),
         Command::Synth {

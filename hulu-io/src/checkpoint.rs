@@ -4,7 +4,7 @@
 //! Opening a checkpoint maps every shard and validates its header (length field, JSON, offsets
 //! that tile the data exactly) without reading tensor data. Tensors are materialised one at a
 //! time, straight from the mapping into the dtype and device the caller asks for
-//! ([`Weights::get`]), so a model is never built from random weights that are then overwritten.
+//! ([`Checkpoint::tensor`]), so a model is never built from random weights that are then overwritten.
 
 use crate::{Error, Result};
 use memmap2::Mmap;
@@ -350,8 +350,4 @@ fn describe(e: &safetensors::SafeTensorError, file_len: usize) -> String {
 }
 
 mod layout;
-pub use layout::{expected_weights, MisShaped, WeightReport};
-#[cfg(feature = "tch")]
-mod weights;
-#[cfg(feature = "tch")]
-pub use weights::Weights;
+pub use layout::{MisShaped, WeightReport};

@@ -31,15 +31,6 @@ pub enum Error {
         reason: String,
     },
 
-    /// `config.json` names an architecture this crate cannot load.
-    #[error("{path}: unknown architecture {found:?} (expected HulumedQwen2ForCausalLM or HulumedQwen3ForCausalLM)")]
-    UnknownArchitecture {
-        /// The config file.
-        path: PathBuf,
-        /// The `architectures` entries found.
-        found: Vec<String>,
-    },
-
     /// The checkpoint directory has neither `model.safetensors` nor an index.
     #[error("{dir}: no model.safetensors or model.safetensors.index.json")]
     NoWeights {

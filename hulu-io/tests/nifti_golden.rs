@@ -115,37 +115,36 @@ fn gzip_is_detected_by_content_not_name() {
 fn volume_slices_match_the_reference_orientation() {
     let mut checked = 0;
     for case in cases() {
-        let Some(sources) = case.json["sources"].as_array() else {
-            continue;
-        };
-        let Some(src) = sources.iter().find(|s| s["kind"] == "nifti") else {
+        // Every form the fixtures README allows: an array axis, an anatomical name or neither
+        // (axis 2), all slices (`num_slices` null or absent), a window, a 4-D volume index.
+        let spec = case.spec();
+        let Some(src) = spec.sources.iter().find(|s| s.kind == "nifti") else {
             continue;
         };
         println!("checking {}", case.label());
-        let vol = NiftiVolume::open(fixtures_root().join(src["file"].as_str().unwrap())).unwrap();
-        let axis = src["axis"].as_u64().unwrap() as usize;
-        let by_name = SliceAxis::parse(src["axis_name"].as_str().unwrap()).unwrap();
-        assert_eq!(vol.resolve_axis(by_name).unwrap(), axis);
-        let count = src["num_slices"].as_u64().unwrap() as usize;
-        let want_idx: Vec<usize> = src["slice_indices"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_u64().unwrap() as usize)
-            .collect();
-        assert_eq!(
-            hulu_io::video::linspace_indices(vol.slice_count(by_name).unwrap(), count),
-            want_idx
-        );
-        assert!(
-            src["window"].is_null(),
-            "windowed fixture cases are not covered here"
-        );
+        let vol = NiftiVolume::open(fixtures_root().join(&src.file)).unwrap();
+        let by_name = src
+            .axis_name
+            .as_deref()
+            .map(|n| vol.resolve_axis(SliceAxis::parse(n).unwrap()).unwrap());
+        let axis = src.axis.or(by_name).unwrap_or(2);
+        if let Some(named) = by_name {
+            assert_eq!(named, axis, "axis_name and axis disagree");
+        }
+        let total = vol.slice_count(SliceAxis::Index(axis)).unwrap();
+        let count = src.num_slices.unwrap_or(total);
+        if let Some(want_idx) = &src.slice_indices {
+            assert_eq!(&hulu_io::video::linspace_indices(total, count), want_idx);
+        }
         let visual = vol
             .slices(&SliceOptions {
                 axis: SliceAxis::Index(axis),
                 count: Some(count),
-                ..SliceOptions::default()
+                volume: src.volume.unwrap_or(0),
+                window: src.window.map(|w| {
+                    let (c, width) = w.center_width();
+                    hulu_io::nifti::Window::new(c, width)
+                }),
             })
             .unwrap();
         assert_eq!(visual.kind, VisualKind::Volume);
@@ -197,8 +196,13 @@ fn volume_slices_match_the_reference_orientation() {
             for (r, c) in [(true, false), (false, true), (true, true)] {
                 assert!(mad(r, c) > 2.0 * straight, "frame {f}: a flip fits as well");
             }
-            // Frames from volumes are not transposed: aspect ratio follows (rows, cols).
-            assert_eq!((frame.height, frame.width), (33, 41));
+            // Frames from volumes are not transposed: rows follow the first remaining array
+            // axis, columns the second.
+            let in_plane: Vec<usize> = (0..3)
+                .filter(|&a| a != axis)
+                .map(|a| vol.shape()[a])
+                .collect();
+            assert_eq!((frame.height, frame.width), (in_plane[0], in_plane[1]));
         }
         checked += 1;
     }

@@ -11,7 +11,8 @@
 //! (default: CPU, float32).
 
 use criterion::{Criterion, Throughput};
-use hulu_llm::{load_decoder, DecoderConfig, LogitsFor, RandomWeights};
+use hulu_llm::{load_decoder, DecoderConfig, LogitsFor};
+use hulu_nn::VarBuilder;
 use std::time::Duration;
 use tch::{Device, Kind, Tensor};
 
@@ -66,7 +67,7 @@ fn bench(c: &mut Criterion) {
     let config = DecoderConfig::qwen2_5_0_5b();
     let started = std::time::Instant::now();
     let decoder =
-        load_decoder(&config, &RandomWeights::new(2024, kind, device)).expect("random decoder");
+        load_decoder(&config, &VarBuilder::random(2024, kind, device)).expect("random decoder");
     let weight_mib =
         (config.parameter_count() * kind.elt_size_in_bytes()) as f64 / (1024.0 * 1024.0);
     println!(

@@ -6,8 +6,8 @@ use crate::config::DecoderConfig;
 use crate::linear::Linear;
 use crate::norm::RmsNorm;
 use crate::rotary;
-use crate::source::Scope;
 use crate::Result;
+use hulu_nn::VarBuilder;
 use tch::Tensor;
 
 /// What every layer of one forward pass shares: rotation angles, the attention mask and where
@@ -38,9 +38,9 @@ pub(crate) struct Attention {
 }
 
 impl Attention {
-    pub(crate) fn load(scope: &Scope, c: &DecoderConfig) -> Result<Self> {
+    pub(crate) fn load(scope: &VarBuilder, c: &DecoderConfig) -> Result<Self> {
         let (h, d) = (c.hidden_size, c.head_dim);
-        let (q, kv) = (c.num_heads * d, c.num_kv_heads * d);
+        let (q, kv) = (c.num_attention_heads * d, c.num_key_value_heads * d);
         let (q_norm, k_norm) = if c.qk_norm() {
             (
                 Some(RmsNorm::load(&scope.pp("q_norm"), d, c.rms_norm_eps)?),
@@ -56,8 +56,8 @@ impl Attention {
             o_proj: Linear::load(&scope.pp("o_proj"), q, h, false)?,
             q_norm,
             k_norm,
-            heads: c.num_heads as i64,
-            kv_heads: c.num_kv_heads as i64,
+            heads: c.num_attention_heads as i64,
+            kv_heads: c.num_key_value_heads as i64,
             head_dim: d as i64,
         })
     }

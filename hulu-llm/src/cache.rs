@@ -58,9 +58,9 @@ impl KvCache {
         let element = kind.elt_size_in_bytes();
         let bytes_per_column = [
             2,
-            config.num_layers,
+            config.num_hidden_layers,
             batch,
-            config.num_kv_heads,
+            config.num_key_value_heads,
             config.head_dim,
             element,
         ]
@@ -73,16 +73,16 @@ impl KvCache {
             .ok_or_else(|| Error::request("KV cache size overflows"))?;
         let shape = [
             batch as i64,
-            config.num_kv_heads as i64,
+            config.num_key_value_heads as i64,
             capacity as i64,
             config.head_dim as i64,
         ];
         let _span = tracing::info_span!("kv_cache_alloc", batch, capacity).entered();
         // Zeros, not uninitialised memory: masked slots still enter the attention product, and a
         // NaN left there would survive a zero weight.
-        let mut keys = Vec::with_capacity(config.num_layers);
-        let mut values = Vec::with_capacity(config.num_layers);
-        for _ in 0..config.num_layers {
+        let mut keys = Vec::with_capacity(config.num_hidden_layers);
+        let mut values = Vec::with_capacity(config.num_hidden_layers);
+        for _ in 0..config.num_hidden_layers {
             keys.push(Tensor::f_zeros(shape, (kind, device))?);
             values.push(Tensor::f_zeros(shape, (kind, device))?);
         }

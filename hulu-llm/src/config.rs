@@ -1,10 +1,42 @@
-//! The decoder's hyper-parameters, independent of the Hulu-Med `config.json` that usually holds
-//! them, so that researchers can build other sizes (or random-weight decoders) directly.
+//! The decoder's hyper-parameters, shared by every family, and the bounds a config must respect.
+//!
+//! Each family reads its own `config.json` fields into a [`DecoderConfig`] (see
+//! [`crate::families`]); researchers can also build one directly (other sizes, random-weight
+//! decoders).
 
 use crate::{Error, Result};
-use hulu_io::{DecoderFamily, HuluConfig};
 
-/// Hyper-parameters of a Qwen2 / Qwen2.5 / Qwen3 causal decoder.
+/// Which block layout a decoder uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DecoderFamily {
+    /// Qwen2 / Qwen2.5 (Hulu-Med-7B, -32B): q/k/v with bias.
+    Qwen2,
+    /// Qwen3 (Hulu-Med-4B, -14B): per-head q/k RMSNorm, no bias, explicit `head_dim`.
+    Qwen3,
+}
+
+/// Bounds on decoder sizes, far above any published Qwen model (Qwen3-235B-A22B: 94 layers,
+/// width 4096, 64 query heads, vocabulary 151,936) and low enough that a hostile config cannot
+/// make a loader list or allocate without end. Checked before anything is built.
+pub mod limits {
+    /// Most decoder layers.
+    pub const MAX_LAYERS: usize = 1024;
+    /// Widest residual stream.
+    pub const MAX_HIDDEN: usize = 65_536;
+    /// Widest MLP.
+    pub const MAX_INTERMEDIATE: usize = 262_144;
+    /// Most attention heads.
+    pub const MAX_HEADS: usize = 1024;
+    /// Widest head.
+    pub const MAX_HEAD_DIM: usize = 1024;
+    /// Largest vocabulary.
+    pub const MAX_VOCAB: usize = 1 << 22;
+    /// Longest context.
+    pub const MAX_POSITIONS: usize = 1 << 24;
+}
+
+/// Hyper-parameters of a Qwen2 / Qwen2.5 / Qwen3 causal decoder, named as in `config.json`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DecoderConfig {
     /// Which block layout: Qwen2 (q/k/v bias) or Qwen3 (per-head q/k RMSNorm).
@@ -16,12 +48,12 @@ pub struct DecoderConfig {
     /// SwiGLU inner width.
     pub intermediate_size: usize,
     /// Number of decoder layers.
-    pub num_layers: usize,
+    pub num_hidden_layers: usize,
     /// Query heads.
-    pub num_heads: usize,
-    /// Key/value heads; must divide `num_heads` (grouped-query attention).
-    pub num_kv_heads: usize,
-    /// Width of one head (Qwen3 may set it independently of `hidden_size / num_heads`).
+    pub num_attention_heads: usize,
+    /// Key/value heads; must divide `num_attention_heads` (grouped-query attention).
+    pub num_key_value_heads: usize,
+    /// Width of one head (Qwen3 may set it independently of `hidden_size / num_attention_heads`).
     pub head_dim: usize,
     /// Rotary base.
     pub rope_theta: f64,
@@ -36,30 +68,6 @@ pub struct DecoderConfig {
 }
 
 impl DecoderConfig {
-    /// The decoder part of a Hulu-Med `config.json`.
-    pub fn from_hulu(config: &HuluConfig) -> Result<Self> {
-        let family = config.family().ok_or_else(|| {
-            Error::config(format!("unknown architectures {:?}", config.architectures))
-        })?;
-        let out = DecoderConfig {
-            family,
-            vocab_size: config.vocab_size,
-            hidden_size: config.hidden_size,
-            intermediate_size: config.intermediate_size,
-            num_layers: config.num_hidden_layers,
-            num_heads: config.num_attention_heads,
-            num_kv_heads: config.kv_heads(),
-            head_dim: config.head_dim(),
-            rope_theta: config.rope_theta,
-            rms_norm_eps: config.rms_norm_eps,
-            tie_word_embeddings: config.tie_word_embeddings,
-            max_position_embeddings: config.max_position_embeddings,
-            qkv_bias: config.qkv_bias(),
-        };
-        out.validate()?;
-        Ok(out)
-    }
-
     /// The dimensions of Qwen2.5-0.5B (hidden 896, 24 layers, 14 heads, 2 KV heads, MLP 4864,
     /// vocabulary 151936, tied embeddings), used by the benchmark.
     pub fn qwen2_5_0_5b() -> Self {
@@ -68,9 +76,9 @@ impl DecoderConfig {
             vocab_size: 151_936,
             hidden_size: 896,
             intermediate_size: 4864,
-            num_layers: 24,
-            num_heads: 14,
-            num_kv_heads: 2,
+            num_hidden_layers: 24,
+            num_attention_heads: 14,
+            num_key_value_heads: 2,
             head_dim: 64,
             rope_theta: 1_000_000.0,
             rms_norm_eps: 1e-6,
@@ -87,33 +95,43 @@ impl DecoderConfig {
 
     /// Query heads sharing one key/value head.
     pub fn group_size(&self) -> usize {
-        self.num_heads / self.num_kv_heads.max(1)
+        self.num_attention_heads / self.num_key_value_heads.max(1)
     }
 
-    /// Checks the invariants the layers rely on.
+    /// Checks every size against [`limits`] and the invariants the layers rely on.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the field.
     pub fn validate(&self) -> Result<()> {
-        for (name, value) in [
-            ("vocab_size", self.vocab_size),
-            ("hidden_size", self.hidden_size),
-            ("intermediate_size", self.intermediate_size),
-            ("num_layers", self.num_layers),
-            ("num_heads", self.num_heads),
-            ("num_kv_heads", self.num_kv_heads),
-            ("head_dim", self.head_dim),
-            ("max_position_embeddings", self.max_position_embeddings),
+        use limits::*;
+        for (name, value, max) in [
+            ("vocab_size", self.vocab_size, MAX_VOCAB),
+            ("hidden_size", self.hidden_size, MAX_HIDDEN),
+            (
+                "intermediate_size",
+                self.intermediate_size,
+                MAX_INTERMEDIATE,
+            ),
+            ("num_hidden_layers", self.num_hidden_layers, MAX_LAYERS),
+            ("num_attention_heads", self.num_attention_heads, MAX_HEADS),
+            ("num_key_value_heads", self.num_key_value_heads, MAX_HEADS),
+            ("head_dim", self.head_dim, MAX_HEAD_DIM),
+            (
+                "max_position_embeddings",
+                self.max_position_embeddings,
+                MAX_POSITIONS,
+            ),
         ] {
-            if value == 0 {
-                return Err(Error::config(format!("{name} must be positive")));
-            }
-            // Everything becomes an i64 tensor dimension; refuse absurd values up front.
-            if value > i32::MAX as usize {
-                return Err(Error::config(format!("{name} = {value} is too large")));
+            if value == 0 || value > max {
+                return Err(Error::config(format!(
+                    "{name} = {value} must be between 1 and {max}"
+                )));
             }
         }
-        if self.num_heads % self.num_kv_heads != 0 {
+        if self.num_attention_heads % self.num_key_value_heads != 0 {
             return Err(Error::config(format!(
-                "num_kv_heads {} does not divide num_heads {}",
-                self.num_kv_heads, self.num_heads
+                "num_key_value_heads {} does not divide num_attention_heads {}",
+                self.num_key_value_heads, self.num_attention_heads
             )));
         }
         if self.head_dim % 2 != 0 {
@@ -141,8 +159,8 @@ impl DecoderConfig {
     pub fn parameter_count(&self) -> usize {
         let (h, i, v) = (self.hidden_size, self.intermediate_size, self.vocab_size);
         let (q, kv) = (
-            self.num_heads * self.head_dim,
-            self.num_kv_heads * self.head_dim,
+            self.num_attention_heads * self.head_dim,
+            self.num_key_value_heads * self.head_dim,
         );
         let mut attn = h * q + 2 * h * kv + q * h;
         if self.qkv_bias {
@@ -153,6 +171,6 @@ impl DecoderConfig {
         }
         let layer = attn + 3 * h * i + 2 * h;
         let head = if self.tie_word_embeddings { 0 } else { v * h };
-        v * h + self.num_layers * layer + h + head
+        v * h + self.num_hidden_layers * layer + h + head
     }
 }

@@ -3,10 +3,10 @@
 
 use crate::cache::KvCache;
 use crate::config::DecoderConfig;
-use crate::source::TensorSource;
+use crate::config::DecoderFamily;
 use crate::stack::{DecoderOutput, LogitsFor, Stack};
 use crate::{Error, Result};
-use hulu_io::DecoderFamily;
+use hulu_nn::VarBuilder;
 use tch::{Device, Kind, Tensor};
 
 /// A decoder-only language model over input embeddings, with a KV cache.
@@ -162,9 +162,13 @@ macro_rules! decoder_impl {
         }
 
         impl $name {
-            /// Builds the decoder from `source` (checkpoint keys `model.*` and `lm_head.*`),
-            /// in the source's dtype and on its device.
-            pub fn load(config: &DecoderConfig, source: &dyn TensorSource) -> Result<Self> {
+            /// Builds the decoder from `vb` (checkpoint keys `model.*` and `lm_head.*`), in the
+            /// builder's dtype and on its device.
+            ///
+            /// # Errors
+            /// [`Error::FamilyMismatch`] for another family's config, [`Error::InvalidConfig`]
+            /// for an inconsistent one, [`Error::Weights`] for a missing or mis-shaped weight.
+            pub fn load(config: &DecoderConfig, vb: &VarBuilder) -> Result<Self> {
                 if config.family != $family {
                     return Err(Error::FamilyMismatch {
                         expected: $family,
@@ -172,7 +176,7 @@ macro_rules! decoder_impl {
                     });
                 }
                 Ok($name {
-                    stack: Stack::load(config, source)?,
+                    stack: Stack::load(config, vb)?,
                 })
             }
 
@@ -228,15 +232,12 @@ decoder_impl!(
      before the rotation, and a `head_dim` that may differ from `hidden / heads`."
 );
 
-/// The decoder `config.family` names, built from `source`.
-pub fn load_decoder(
-    config: &DecoderConfig,
-    source: &dyn TensorSource,
-) -> Result<Box<dyn CausalDecoder>> {
-    Ok(match config.family {
-        DecoderFamily::Qwen2 => Box::new(Qwen2Decoder::load(config, source)?),
-        DecoderFamily::Qwen3 => Box::new(Qwen3Decoder::load(config, source)?),
-    })
+/// The decoder `config.family` names, built from `vb` through the family registry.
+///
+/// # Errors
+/// As the family's `load` (see [`Qwen2Decoder::load`]).
+pub fn load_decoder(config: &DecoderConfig, vb: &VarBuilder) -> Result<Box<dyn CausalDecoder>> {
+    (crate::families::family(config.family).load)(config, vb)
 }
 
 /// Checkpoint key prefixes that belong to the decoder; leftovers under them mean the checkpoint
@@ -248,27 +249,32 @@ const DECODER_PREFIXES: [&str; 4] = [
     "lm_head.",
 ];
 
-/// Loads the decoder of the Hulu-Med checkpoint in `dir` (`config.json` and safetensors) in
-/// `kind` on `device`. Decoder keys the config does not account for (an extra layer, an
-/// `lm_head` beside tied embeddings) are an error; the vision keys are left to their crate.
+/// Loads the decoder of the checkpoint in `dir` (`config.json` and safetensors) in `kind` on
+/// `device`, the family chosen by the registry. Decoder keys the config does not account for
+/// (an extra layer, an `lm_head` beside tied embeddings) are an error; other keys (a vision
+/// side) are left to their crates.
+///
+/// # Errors
+/// [`Error::Io`] for an unreadable config or checkpoint, [`Error::UnknownArchitecture`],
+/// [`Error::InvalidConfig`], [`Error::Weights`] (missing, mis-shaped or unexpected weights).
 pub fn load_decoder_from_dir(
     dir: impl AsRef<std::path::Path>,
     kind: Kind,
     device: Device,
 ) -> Result<Box<dyn CausalDecoder>> {
     let dir = dir.as_ref();
-    let config =
-        DecoderConfig::from_hulu(&hulu_io::HuluConfig::from_file(dir.join("config.json"))?)?;
-    let ckpt = hulu_io::Checkpoint::open(dir)?;
-    let weights = hulu_io::Weights::new(&ckpt, kind, device);
-    let decoder = load_decoder(&config, &weights)?;
-    let leftover: Vec<String> = weights
+    let path = dir.join("config.json");
+    let json: serde_json::Value = hulu_io::json::read_json(&path)?;
+    let config = crate::families::decoder_config(&json)?;
+    let vb = VarBuilder::from_dir(dir, kind, device)?;
+    let decoder = load_decoder(&config, &vb)?;
+    let leftover: Vec<String> = vb
         .unused()
         .into_iter()
         .filter(|k| DECODER_PREFIXES.iter().any(|p| k.starts_with(p)))
         .collect();
     if !leftover.is_empty() {
-        return Err(hulu_io::Error::UnexpectedWeights { keys: leftover }.into());
+        return Err(hulu_nn::Error::UnexpectedWeights { keys: leftover }.into());
     }
     Ok(decoder)
 }

@@ -26,13 +26,27 @@ pub enum Error {
         reason: String,
     },
 
+    /// `config.json` names no decoder family this crate knows, and its fields do not identify
+    /// one either.
+    #[error("unknown decoder architecture {found:?} (known: {})", known.join(", "))]
+    UnknownArchitecture {
+        /// The `architectures` entries found.
+        found: Vec<String>,
+        /// Every architecture name the registry knows.
+        known: Vec<&'static str>,
+    },
+
+    /// Fetching a weight failed (the key is named).
+    #[error(transparent)]
+    Weights(#[from] hulu_nn::Error),
+
     /// A decoder of one family was asked to load a config of the other.
     #[error("config is for the {found:?} family, but a {expected:?} decoder was requested")]
     FamilyMismatch {
         /// The family the decoder implements.
-        expected: hulu_io::DecoderFamily,
+        expected: crate::DecoderFamily,
         /// The family the config names.
-        found: hulu_io::DecoderFamily,
+        found: crate::DecoderFamily,
     },
 
     /// A tensor argument has the wrong shape or element type.

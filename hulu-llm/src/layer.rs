@@ -5,8 +5,8 @@ use crate::cache::KvCache;
 use crate::config::DecoderConfig;
 use crate::mlp::Mlp;
 use crate::norm::RmsNorm;
-use crate::source::Scope;
 use crate::Result;
+use hulu_nn::VarBuilder;
 use tch::Tensor;
 
 #[derive(Debug)]
@@ -18,7 +18,7 @@ pub(crate) struct DecoderLayer {
 }
 
 impl DecoderLayer {
-    pub(crate) fn load(scope: &Scope, c: &DecoderConfig) -> Result<Self> {
+    pub(crate) fn load(scope: &VarBuilder, c: &DecoderConfig) -> Result<Self> {
         Ok(DecoderLayer {
             input_layernorm: RmsNorm::load(
                 &scope.pp("input_layernorm"),

@@ -37,17 +37,16 @@ mod linear;
 mod mlp;
 mod norm;
 mod rotary;
-mod source;
 mod stack;
 
+pub mod families;
+
 pub use cache::{CacheMemory, KvCache};
-pub use config::DecoderConfig;
+pub use config::{limits, DecoderConfig, DecoderFamily};
 pub use decoder::{
     load_decoder, load_decoder_from_dir, CausalDecoder, Qwen2Decoder, Qwen3Decoder,
     PREFILL_CHUNK_TOKENS,
 };
 pub use error::{Error, Result};
 pub use generate::{greedy, GreedyOptions};
-pub use hulu_io::DecoderFamily;
-pub use source::{RandomWeights, TensorSource};
 pub use stack::{DecoderOutput, LogitsFor};

@@ -1,7 +1,7 @@
 //! A dense projection `x Wᵀ + b` with the weight stored `[out, in]` as in the checkpoint.
 
-use crate::source::Scope;
 use crate::Result;
+use hulu_nn::VarBuilder;
 use tch::{Device, Kind, Tensor};
 
 /// A linear layer, with or without bias.
@@ -12,7 +12,12 @@ pub(crate) struct Linear {
 }
 
 impl Linear {
-    pub(crate) fn load(scope: &Scope, input: usize, output: usize, bias: bool) -> Result<Self> {
+    pub(crate) fn load(
+        scope: &VarBuilder,
+        input: usize,
+        output: usize,
+        bias: bool,
+    ) -> Result<Self> {
         let weight = scope.get("weight", &[output as i64, input as i64])?;
         let bias = if bias {
             Some(scope.get("bias", &[output as i64])?)

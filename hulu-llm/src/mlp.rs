@@ -1,8 +1,8 @@
 //! The SwiGLU feed-forward block: `down(silu(gate(x)) * up(x))`.
 
 use crate::linear::Linear;
-use crate::source::Scope;
 use crate::Result;
+use hulu_nn::VarBuilder;
 use tch::Tensor;
 
 #[derive(Debug)]
@@ -13,7 +13,7 @@ pub(crate) struct Mlp {
 }
 
 impl Mlp {
-    pub(crate) fn load(scope: &Scope, hidden: usize, inner: usize) -> Result<Self> {
+    pub(crate) fn load(scope: &VarBuilder, hidden: usize, inner: usize) -> Result<Self> {
         Ok(Mlp {
             gate_proj: Linear::load(&scope.pp("gate_proj"), hidden, inner, false)?,
             up_proj: Linear::load(&scope.pp("up_proj"), hidden, inner, false)?,

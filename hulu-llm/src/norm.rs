@@ -1,7 +1,7 @@
 //! RMSNorm as Qwen computes it: statistics in float32 whatever the activation dtype.
 
-use crate::source::Scope;
 use crate::Result;
+use hulu_nn::VarBuilder;
 use tch::{Kind, Tensor};
 
 /// Root-mean-square normalisation over the last dimension, times a learned weight.
@@ -12,7 +12,7 @@ pub(crate) struct RmsNorm {
 }
 
 impl RmsNorm {
-    pub(crate) fn load(scope: &Scope, size: usize, eps: f64) -> Result<Self> {
+    pub(crate) fn load(scope: &VarBuilder, size: usize, eps: f64) -> Result<Self> {
         Ok(RmsNorm {
             weight: scope.get("weight", &[size as i64])?,
             eps,

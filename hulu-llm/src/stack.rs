@@ -8,8 +8,8 @@ use crate::layer::DecoderLayer;
 use crate::linear::Linear;
 use crate::norm::RmsNorm;
 use crate::rotary::Rotary;
-use crate::source::{Scope, TensorSource};
 use crate::{Error, Result};
+use hulu_nn::VarBuilder;
 use tch::{Device, Kind, Tensor};
 
 /// Which positions to compute logits for (the vocabulary projection dominates the cost of a
@@ -48,14 +48,13 @@ pub(crate) struct Stack {
 }
 
 impl Stack {
-    pub(crate) fn load(config: &DecoderConfig, source: &dyn TensorSource) -> Result<Self> {
+    pub(crate) fn load(config: &DecoderConfig, root: &VarBuilder) -> Result<Self> {
         config.validate()?;
-        let _span = tracing::info_span!("decoder_load", family = ?config.family, layers = config.num_layers).entered();
-        let root = Scope::root(source);
+        let _span = tracing::info_span!("decoder_load", family = ?config.family, layers = config.num_hidden_layers).entered();
         let model = root.pp("model");
         let (v, h) = (config.vocab_size as i64, config.hidden_size as i64);
         let embed_tokens = model.pp("embed_tokens").get("weight", &[v, h])?;
-        let layers = (0..config.num_layers)
+        let layers = (0..config.num_hidden_layers)
             .map(|i| DecoderLayer::load(&model.pp("layers").pp(i), config))
             .collect::<Result<Vec<_>>>()?;
         let norm = RmsNorm::load(&model.pp("norm"), config.hidden_size, config.rms_norm_eps)?;

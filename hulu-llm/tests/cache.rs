@@ -4,7 +4,8 @@
 mod common;
 
 use common::{decoder, device, i64_tensor, values};
-use hulu_llm::{CausalDecoder, DecoderConfig, Error, LogitsFor, Qwen3Decoder, RandomWeights};
+use hulu_llm::{CausalDecoder, DecoderConfig, Error, LogitsFor, Qwen3Decoder};
+use hulu_nn::VarBuilder;
 use hulu_testkit::{assert_close, cases, models, Tolerance};
 use tch::{Kind, Tensor};
 
@@ -185,7 +186,7 @@ fn memory_report_counts_every_layer() {
         let dec = decoder(&model, Kind::Float);
         let c = dec.config().clone();
         let mut cache = dec.new_cache(3, 40).unwrap();
-        let per_column = 2 * c.num_layers * 3 * c.num_kv_heads * c.head_dim * 4;
+        let per_column = 2 * c.num_hidden_layers * 3 * c.num_key_value_heads * c.head_dim * 4;
         let mem = cache.memory();
         println!("{}: {mem:?}", model.display());
         assert_eq!(mem.allocated_bytes, per_column * 40);
@@ -241,9 +242,9 @@ fn short_range_decoder(max_positions: usize) -> Qwen3Decoder {
         vocab_size: 64,
         hidden_size: 16,
         intermediate_size: 32,
-        num_layers: 1,
-        num_heads: 4,
-        num_kv_heads: 1,
+        num_hidden_layers: 1,
+        num_attention_heads: 4,
+        num_key_value_heads: 1,
         head_dim: 8,
         rope_theta: 10_000.0,
         rms_norm_eps: 1e-6,
@@ -251,7 +252,7 @@ fn short_range_decoder(max_positions: usize) -> Qwen3Decoder {
         max_position_embeddings: max_positions,
         qkv_bias: false,
     };
-    Qwen3Decoder::load(&config, &RandomWeights::new(7, Kind::Float, device())).unwrap()
+    Qwen3Decoder::load(&config, &VarBuilder::random(7, Kind::Float, device())).unwrap()
 }
 
 #[test]

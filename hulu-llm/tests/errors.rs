@@ -3,13 +3,14 @@
 mod common;
 
 use common::{decoder, device};
-use hulu_io::{Checkpoint, HuluConfig, Weights};
+use hulu_llm::families::read_decoder_config;
 use hulu_llm::{load_decoder, DecoderConfig, Error, LogitsFor, Qwen2Decoder, Qwen3Decoder};
+use hulu_nn::VarBuilder;
 use hulu_testkit::models;
 use tch::{Kind, Tensor};
 
 fn config_of(dir: &std::path::Path) -> DecoderConfig {
-    DecoderConfig::from_hulu(&HuluConfig::from_file(dir.join("config.json")).unwrap()).unwrap()
+    read_decoder_config(dir.join("config.json")).unwrap()
 }
 
 #[test]
@@ -47,8 +48,7 @@ fn embeddings_of_the_wrong_shape_are_refused() {
 fn a_config_of_the_other_family_is_refused() {
     for dir in models() {
         let config = config_of(&dir);
-        let ckpt = Checkpoint::open(&dir).unwrap();
-        let w = Weights::new(&ckpt, Kind::Float, device());
+        let w = VarBuilder::from_dir(&dir, Kind::Float, device()).unwrap();
         let (q2, q3) = (
             Qwen2Decoder::load(&config, &w).map(|_| ()),
             Qwen3Decoder::load(&config, &w).map(|_| ()),
@@ -70,12 +70,14 @@ fn a_config_that_does_not_fit_the_checkpoint_names_the_key() {
     let dir = &models()[0];
     let mut config = config_of(dir);
     config.intermediate_size += 1;
-    let ckpt = Checkpoint::open(dir).unwrap();
-    let w = Weights::new(&ckpt, Kind::Float, device());
+    let w = VarBuilder::from_dir(dir, Kind::Float, device()).unwrap();
     let err = load_decoder(&config, &w).err().expect("shape mismatch");
     let text = err.to_string();
     println!("{text}");
-    assert!(matches!(err, Error::Io(hulu_io::Error::WeightShape { .. })));
+    assert!(matches!(
+        err,
+        Error::Weights(hulu_nn::Error::WeightShape { .. })
+    ));
     assert!(text.contains("model.layers.0.mlp"), "{text}");
 }
 
@@ -86,7 +88,7 @@ fn inconsistent_configs_are_refused() {
         (
             "kv heads not dividing heads",
             DecoderConfig {
-                num_kv_heads: 3,
+                num_key_value_heads: 3,
                 ..base.clone()
             },
         ),
@@ -100,7 +102,7 @@ fn inconsistent_configs_are_refused() {
         (
             "zero layers",
             DecoderConfig {
-                num_layers: 0,
+                num_hidden_layers: 0,
                 ..base.clone()
             },
         ),
@@ -219,7 +221,7 @@ fn a_checkpoint_with_more_layers_than_its_config_is_refused() {
     std::fs::remove_dir_all(&dir).unwrap();
     println!("{err}");
     match err {
-        Error::Io(hulu_io::Error::UnexpectedWeights { keys }) => {
+        Error::Weights(hulu_nn::Error::UnexpectedWeights { keys }) => {
             assert!(!keys.is_empty());
             assert!(
                 keys.iter().all(|k| k.starts_with("model.layers.1.")),

@@ -4,9 +4,8 @@
 mod common;
 
 use common::{device, values};
-use hulu_llm::{
-    load_decoder, DecoderConfig, DecoderFamily, LogitsFor, RandomWeights, TensorSource,
-};
+use hulu_llm::{load_decoder, DecoderConfig, DecoderFamily, LogitsFor};
+use hulu_nn::{Backend, RandomBackend, VarBuilder};
 use hulu_testkit::{Closeness, Tolerance};
 use proptest::prelude::*;
 use tch::{Kind, Tensor};
@@ -17,9 +16,9 @@ fn tiny(family: DecoderFamily, kv_heads: usize) -> DecoderConfig {
         vocab_size: 97,
         hidden_size: 24,
         intermediate_size: 40,
-        num_layers: 2,
-        num_heads: 6,
-        num_kv_heads: kv_heads,
+        num_hidden_layers: 2,
+        num_attention_heads: 6,
+        num_key_value_heads: kv_heads,
         head_dim: if family == DecoderFamily::Qwen3 {
             10
         } else {
@@ -46,7 +45,7 @@ proptest! {
     ) {
         let family = if qwen3 { DecoderFamily::Qwen3 } else { DecoderFamily::Qwen2 };
         let config = tiny(family, kv_heads);
-        let dec = load_decoder(&config, &RandomWeights::new(seed, Kind::Float, device())).unwrap();
+        let dec = load_decoder(&config, &VarBuilder::random(seed, Kind::Float, device())).unwrap();
         let len = ids.len() as i64;
         let split = 1 + ((len - 1) as f64 * split_frac) as i64;
         let ids = Tensor::from_slice(&ids).to_device(device()).unsqueeze(0);
@@ -74,22 +73,22 @@ proptest! {
 
 #[test]
 fn random_weights_are_reproducible_and_shaped() {
-    let a = RandomWeights::new(3, Kind::Float, device());
-    let b = RandomWeights::new(3, Kind::Float, device());
+    let (a, b) = (RandomBackend::new(3), RandomBackend::new(3));
+    let (kind, dev) = (Kind::Float, device());
     let key = "model.layers.0.mlp.up_proj.weight";
     let (x, y) = (
-        a.tensor(key, &[40, 24]).unwrap(),
-        b.tensor(key, &[40, 24]).unwrap(),
+        a.tensor(key, &[40, 24], kind, dev).unwrap(),
+        b.tensor(key, &[40, 24], kind, dev).unwrap(),
     );
     assert_eq!(x.size(), [40, 24]);
     assert_eq!(values(&x), values(&y));
     let other = a
-        .tensor("model.layers.1.mlp.up_proj.weight", &[40, 24])
+        .tensor("model.layers.1.mlp.up_proj.weight", &[40, 24], kind, dev)
         .unwrap();
     assert_ne!(values(&x), values(&other), "each key draws its own values");
     let std = f64::try_from(x.std(true)).unwrap();
     assert!((0.015..0.025).contains(&std), "std {std}");
-    let norm = values(&a.tensor("model.norm.weight", &[24]).unwrap());
+    let norm = values(&a.tensor("model.norm.weight", &[24], kind, dev).unwrap());
     assert!(
         norm.iter().all(|v| (0.9..=1.1).contains(v)),
         "norms near one"
@@ -99,10 +98,7 @@ fn random_weights_are_reproducible_and_shaped() {
 #[test]
 fn parameter_count_matches_the_checkpoint() {
     for dir in hulu_testkit::models() {
-        let config = DecoderConfig::from_hulu(
-            &hulu_io::HuluConfig::from_file(dir.join("config.json")).unwrap(),
-        )
-        .unwrap();
+        let config = hulu_llm::families::read_decoder_config(dir.join("config.json")).unwrap();
         let ckpt = hulu_io::Checkpoint::open(&dir).unwrap();
         let stored: usize = ckpt
             .keys()

@@ -149,6 +149,19 @@ pub enum Error {
         features: usize,
     },
 
+    /// A chat template exceeded what one rendering may spend ([`crate::template::limits`]).
+    #[error("chat template: exceeded the limit of {limit} {what}")]
+    TemplateBudget {
+        /// `instructions` or `output bytes`.
+        what: &'static str,
+        /// The limit.
+        limit: u64,
+    },
+
+    /// Fetching a weight failed (the key is named).
+    #[error(transparent)]
+    Weights(#[from] hulu_nn::Error),
+
     /// The prompt (plus the requested new tokens) does not fit the model's context.
     #[error("{tokens} tokens exceed the context of {max} positions")]
     PromptTooLong {

@@ -72,7 +72,7 @@ pub fn expand_image_tokens(ids: &[u32], image_token_id: u32, counts: &[usize]) -
 /// The image token id of a checkpoint: `config.json`'s `image_token_index` (151669 for the
 /// fixtures, 151665 for the published 7B/32B checkpoints).
 pub fn image_token_id(model_dir: impl AsRef<std::path::Path>) -> Result<u32> {
-    let config = hulu_io::HuluConfig::from_file(model_dir.as_ref().join("config.json"))?;
+    let config = crate::config::HuluConfig::from_file(model_dir.as_ref().join("config.json"))?;
     u32::try_from(config.image_token_index)
         .map_err(|_| Error::InvalidImageToken(config.image_token_index))
 }

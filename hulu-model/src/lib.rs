@@ -11,10 +11,11 @@ mod error;
 mod files;
 mod held;
 
-pub mod case;
+pub mod config;
 pub mod conversation;
 pub mod expand;
 pub mod generate;
+pub mod layout;
 pub mod messages;
 pub mod model;
 pub mod prepare;
@@ -26,10 +27,12 @@ pub mod template;
 pub mod think;
 pub mod tokenizer;
 
+pub use config::{GenerationConfig, HuluConfig, TokenIds};
 pub use conversation::{Item, Turn};
 pub use error::{Error, Result};
 pub use expand::{encode_with_images, expand_image_tokens, image_token_id, tokens_per_placeholder};
 pub use generate::{FinishReason, GenerateOptions, Generation, Timings};
+pub use layout::expected_layout;
 pub use messages::{Content, Message, Part, Role};
 pub use model::{HuluMed, HuluMedBuilder};
 pub use prepare::{PrepareOptions, PrepareTimings, Prepared, TokenCounts};

@@ -1,12 +1,15 @@
 //! The assembled model: checkpoint directory in, every component loaded behind its trait.
 
+use crate::config::{GenerationConfig, HuluConfig};
 use crate::error::{Error, Result};
 use crate::template::ChatTemplate;
 use crate::tokenizer::Tokenizer;
 use hulu_compress::{CompressionOptions, MedicalCompressor, TokenCompressor};
-use hulu_io::{Checkpoint, GenerationConfig, HuluConfig, PreprocessorConfig, Weights};
-use hulu_llm::{CausalDecoder, DecoderConfig};
-use hulu_vision::{ImageProcessor, Projector, SiglipNavitEncoder, VisionEncoder};
+use hulu_llm::CausalDecoder;
+use hulu_nn::VarBuilder;
+use hulu_vision::{
+    ImageProcessor, PreprocessorConfig, Projector, SiglipNavitEncoder, VisionEncoder,
+};
 use std::path::{Path, PathBuf};
 use tch::{Device, Kind};
 
@@ -134,6 +137,7 @@ pub struct HuluMedBuilder {
     vision: Option<(Box<dyn VisionEncoder + Send>, Projector)>,
     decoder: Option<Box<dyn CausalDecoder>>,
     compressor: Option<Box<dyn TokenCompressor>>,
+    weights: Option<VarBuilder>,
 }
 
 impl HuluMedBuilder {
@@ -147,7 +151,19 @@ impl HuluMedBuilder {
             vision: None,
             decoder: None,
             compressor: None,
+            weights: None,
         }
+    }
+
+    /// Loads the components not supplied from `weights` (its own dtype and device) instead of
+    /// the directory's checkpoint: seeded random values ([`VarBuilder::random`]), trainable
+    /// parameters over a [`hulu_nn::VarMap`], or any other backend. The keys are the
+    /// checkpoint's (`model.vision_encoder.*`, `model.mm_projector.*`, `model.*`, `lm_head.*`).
+    pub fn weights(mut self, weights: VarBuilder) -> Self {
+        self.device = weights.device();
+        self.kind = weights.kind();
+        self.weights = Some(weights);
+        self
     }
 
     /// Device for the weights loaded from the directory.
@@ -193,35 +209,26 @@ impl HuluMedBuilder {
             GenerationConfig::from_file(p)
         })?;
         let preprocessor = optional_json(&dir.join("preprocessor_config.json"), |p| {
-            PreprocessorConfig::from_file(p)
+            Ok(PreprocessorConfig::from_file(p)?)
         })?;
         let tokenizer = Tokenizer::from_dir(&dir)?;
         let template = ChatTemplate::from_dir(&dir)?;
         let processor = ImageProcessor::new(&preprocessor)?;
 
         // Map the checkpoint only when something still has to come from it.
-        let ckpt = if self.vision.is_none() || self.decoder.is_none() {
-            Some(Checkpoint::open(&dir)?)
-        } else {
-            None
+        let weights = match self.weights {
+            Some(vb) => Some(vb),
+            None if self.vision.is_none() || self.decoder.is_none() => {
+                Some(VarBuilder::from_dir(&dir, self.kind, self.device)?)
+            }
+            None => None,
         };
-        let weights = ckpt
-            .as_ref()
-            .map(|c| Weights::new(c, self.kind, self.device));
         let (vision, projector) = match self.vision {
             Some(parts) => parts,
             None => {
-                let w = weights.as_ref().expect("checkpoint opened");
+                let w = weights.as_ref().expect("weights chosen above");
                 let _span = tracing::info_span!("load_vision").entered();
-                let encoder = SiglipNavitEncoder::load(
-                    &config.vision_encoder_config,
-                    &w.pp("model.vision_encoder"),
-                )?;
-                let projector = Projector::load(
-                    &w.pp("model.mm_projector"),
-                    config.vision_encoder_config.hidden_size,
-                    config.hidden_size,
-                )?;
+                let (encoder, projector) = load_vision(&config, w)?;
                 (
                     Box::new(encoder) as Box<dyn VisionEncoder + Send>,
                     projector,
@@ -229,20 +236,31 @@ impl HuluMedBuilder {
             }
         };
         // Before the decoder loads: a mismatch here should not wait for gigabytes of weights.
-        check_vision_fits(vision.as_ref(), &projector, &processor, config.hidden_size)?;
+        check_vision_fits(
+            vision.as_ref(),
+            &projector,
+            &processor,
+            config.hidden_size(),
+        )?;
         let decoder = match self.decoder {
             Some(d) => d,
             None => {
-                let w = weights.as_ref().expect("checkpoint opened");
+                let w = weights.as_ref().expect("weights chosen above");
                 let _span = tracing::info_span!("load_decoder").entered();
-                hulu_llm::load_decoder(&DecoderConfig::from_hulu(&config)?, w)?
+                hulu_llm::load_decoder(&config.decoder, w)?
             }
         };
-        if decoder.config().hidden_size != config.hidden_size {
+        if let Some(w) = &weights {
+            let unused = w.unused();
+            if !unused.is_empty() {
+                tracing::warn!(count = unused.len(), first = %unused[0], "checkpoint keys no component used");
+            }
+        }
+        if decoder.config().hidden_size != config.hidden_size() {
             return Err(Error::Assembly(format!(
                 "decoder width {} differs from the config's hidden_size {}",
                 decoder.config().hidden_size,
-                config.hidden_size
+                config.hidden_size()
             )));
         }
         if decoder.config().vocab_size <= config.image_token_index as usize {
@@ -307,10 +325,25 @@ fn check_vision_fits(
     Ok(())
 }
 
-fn optional_json<T: Default>(
-    path: &Path,
-    read: impl FnOnce(&Path) -> hulu_io::Result<T>,
-) -> Result<T> {
+/// The vision encoder (`model.vision_encoder`) and projector (`model.mm_projector`) of
+/// `config`, built from `weights`.
+pub(crate) fn load_vision(
+    config: &HuluConfig,
+    weights: &VarBuilder,
+) -> Result<(SiglipNavitEncoder, Projector)> {
+    let encoder = SiglipNavitEncoder::load(
+        &config.vision_encoder_config,
+        &weights.pp("model.vision_encoder"),
+    )?;
+    let projector = Projector::load(
+        &weights.pp("model.mm_projector"),
+        config.vision_encoder_config.hidden_size,
+        config.hidden_size(),
+    )?;
+    Ok((encoder, projector))
+}
+
+fn optional_json<T: Default>(path: &Path, read: impl FnOnce(&Path) -> Result<T>) -> Result<T> {
     if path.is_file() {
         Ok(read(path)?)
     } else {

@@ -65,7 +65,7 @@ impl SamplingOptions {
 
     /// The defaults of a checkpoint's `generation_config.json`; fields it leaves out take the
     /// `transformers` defaults (greedy, temperature 1, top-k 50, top-p 1, no penalty).
-    pub fn from_generation_config(config: &hulu_io::GenerationConfig, seed: u64) -> Self {
+    pub fn from_generation_config(config: &crate::config::GenerationConfig, seed: u64) -> Self {
         SamplingOptions {
             do_sample: config.do_sample.unwrap_or(false),
             temperature: config.temperature.unwrap_or(1.0) as f32,

@@ -106,6 +106,9 @@ impl ChatTemplate {
         env.set_trim_blocks(true);
         env.set_lstrip_blocks(true);
         env.set_keep_trailing_newline(false);
+        // Templates come from checkpoints people download: a loop that never ends or nests
+        // without bound stops with a typed error (see `limits`).
+        env.set_fuel(Some(limits::MAX_INSTRUCTIONS));
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         env.add_filter("round", round_filter);
         env.add_filter("tojson", pyjson::tojson_filter);
@@ -150,7 +153,58 @@ impl ChatTemplate {
             ..context,
             ..Value::from_serialize(&self.special_tokens)
         };
-        Ok(template.render(context)?)
+        let mut out = CappedOutput::default();
+        match template.render_captured_to(context, &mut out) {
+            Ok(_) => {}
+            Err(e) if e.kind() == minijinja::ErrorKind::OutOfFuel => {
+                return Err(Error::TemplateBudget {
+                    what: "instructions",
+                    limit: limits::MAX_INSTRUCTIONS,
+                })
+            }
+            Err(_) if out.exceeded => {
+                return Err(Error::TemplateBudget {
+                    what: "output bytes",
+                    limit: limits::MAX_OUTPUT_BYTES as u64,
+                })
+            }
+            Err(e) => return Err(e.into()),
+        }
+        String::from_utf8(out.bytes)
+            .map_err(|e| Error::Template(format!("output is not UTF-8: {e}")))
+    }
+}
+
+/// What one rendering may spend. A real chat template renders a long conversation in a few
+/// thousand instructions and a few kilobytes; these bounds are orders of magnitude above that
+/// and stop a hostile template (`/work/shared/hostile/template-nested-loops`: two nested loops
+/// of 100,000) in well under a second.
+pub mod limits {
+    /// Template instructions executed (minijinja's fuel).
+    pub const MAX_INSTRUCTIONS: u64 = 5_000_000;
+    /// Bytes of rendered prompt.
+    pub const MAX_OUTPUT_BYTES: usize = 16 << 20;
+}
+
+/// The rendered text, refusing to grow past [`limits::MAX_OUTPUT_BYTES`].
+#[derive(Default)]
+struct CappedOutput {
+    bytes: Vec<u8>,
+    exceeded: bool,
+}
+
+impl std::io::Write for CappedOutput {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.bytes.len() + buf.len() > limits::MAX_OUTPUT_BYTES {
+            self.exceeded = true;
+            return Err(std::io::Error::other("rendered prompt too long"));
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

@@ -3,8 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use hulu_io::{Checkpoint, HuluConfig, Weights};
+use hulu_model::HuluConfig;
 use hulu_model::{Error, HuluMed, HuluMedBuilder};
+use hulu_nn::VarBuilder;
 use hulu_testkit::ScratchModel;
 use hulu_vision::{Projector, SiglipNavitEncoder};
 use safetensors::tensor::{Dtype, TensorView};
@@ -32,15 +33,14 @@ fn load_edited(name: &str, file: &str, key: &str, from: i64, to: i64) -> Error {
 fn fixture_vision(name: &str) -> (SiglipNavitEncoder, Projector) {
     let dir = fixture(name);
     let config = HuluConfig::from_file(dir.join("config.json")).unwrap();
-    let ckpt = Checkpoint::open(&dir).unwrap();
-    let w = Weights::new(&ckpt, Kind::Float, Device::Cpu);
+    let w = VarBuilder::from_dir(&dir, Kind::Float, Device::Cpu).unwrap();
     let encoder =
         SiglipNavitEncoder::load(&config.vision_encoder_config, &w.pp("model.vision_encoder"))
             .unwrap();
     let projector = Projector::load(
         &w.pp("model.mm_projector"),
         config.vision_encoder_config.hidden_size,
-        config.hidden_size,
+        config.hidden_size(),
     )
     .unwrap();
     (encoder, projector)
@@ -76,8 +76,7 @@ fn projector_of(dir: &Path, vision: usize, llm: usize) -> Projector {
         })
         .collect();
     safetensors::serialize_to_file(views, None, &dir.join("model.safetensors")).unwrap();
-    let ckpt = Checkpoint::open(dir).unwrap();
-    let w = Weights::new(&ckpt, Kind::Float, Device::Cpu);
+    let w = VarBuilder::from_dir(dir, Kind::Float, Device::Cpu).unwrap();
     Projector::load(&w.pp("model.mm_projector"), vision, llm).unwrap()
 }
 

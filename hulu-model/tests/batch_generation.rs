@@ -1,7 +1,7 @@
 //! Generating for several conversations at once gives each the answer it gets alone.
 
-use hulu_model::case::case_turns;
 use hulu_model::{GenerateOptions, HuluMed, PrepareOptions, SamplingOptions};
+use hulu_testkit::replay::case_turns;
 use hulu_testkit::{cases, fixtures_root};
 use tch::{Device, Kind};
 
@@ -17,7 +17,7 @@ fn batch_of_different_lengths_equals_one_by_one() {
             .filter(|c| c.model_dir == model_dir)
             .map(|c| {
                 println!("  case {}", c.label());
-                case_turns(&c.json, &root).unwrap().0
+                case_turns(&c.spec(), &root).unwrap().0
             })
             .collect();
         assert!(conversations.len() >= 2);

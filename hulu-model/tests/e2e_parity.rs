@@ -3,8 +3,8 @@
 //! tolerance, and the greedy continuation exact (EOS suppressed).
 
 use hulu_llm::LogitsFor;
-use hulu_model::case::case_turns;
 use hulu_model::{GenerateOptions, HuluMed};
+use hulu_testkit::replay::case_turns;
 use hulu_testkit::{assert_close, cases, fixtures_root, Tolerance};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -24,7 +24,7 @@ fn every_case_matches_the_reference_end_to_end() {
             HuluMed::from_pretrained(&case.model_dir, Device::Cpu, Kind::Float).unwrap()
         });
         let want = case.tensors();
-        let (turns, options) = case_turns(&case.json, &root).unwrap();
+        let (turns, options) = case_turns(&case.spec(), &root).unwrap();
         let prepared = model.prepare(&turns, &options).unwrap();
 
         assert_eq!(

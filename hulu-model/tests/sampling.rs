@@ -164,7 +164,7 @@ fn generation_config_defaults_are_read() {
     for dir in hulu_testkit::models() {
         println!("{}", dir.display());
         let config =
-            hulu_io::GenerationConfig::from_file(dir.join("generation_config.json")).unwrap();
+            hulu_model::GenerationConfig::from_file(dir.join("generation_config.json")).unwrap();
         let options = SamplingOptions::from_generation_config(&config, 3);
         assert_eq!(options.do_sample, config.do_sample.unwrap_or(false));
         assert_eq!(options.top_k, config.top_k.unwrap_or(50));

@@ -139,3 +139,52 @@ fn extra_variables_cannot_override_the_fixed_ones() {
     // Caller-supplied variables win over the config's special tokens.
     assert_eq!(eos.render_with(&[], &options).unwrap(), "<mine>");
 }
+
+/// `/work/shared/hostile/template-nested-loops`: two nested loops of 100,000 never ended and
+/// grew memory. A template runs with fuel and a cap on its output.
+#[test]
+fn a_template_that_loops_or_grows_without_bound_stops_with_a_typed_error() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/hostile/template-nested-loops");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("chat_template.json")).unwrap())
+            .unwrap();
+    let messages = [hulu_model::Message::user(vec![hulu_model::Part::text(
+        "hi",
+    )])];
+    let nested = hulu_model::ChatTemplate::new(json["chat_template"].as_str().unwrap()).unwrap();
+    let start = std::time::Instant::now();
+    let err = nested.render(&messages, true).unwrap_err();
+    assert!(start.elapsed() < std::time::Duration::from_secs(5));
+    assert!(
+        matches!(
+            err,
+            hulu_model::Error::TemplateBudget {
+                what: "instructions",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // Output that doubles each step hits the output cap long before memory runs out.
+    let doubling = hulu_model::ChatTemplate::new(
+        "{% set ns = namespace(x='ab') %}{% for i in range(64) %}{{ ns.x }}{% set ns.x = ns.x ~ ns.x %}{% endfor %}",
+    )
+    .unwrap();
+    let err = doubling.render(&messages, true).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            hulu_model::Error::TemplateBudget {
+                what: "output bytes",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // The real templates still render.
+    for dir in hulu_testkit::models() {
+        let t = hulu_model::ChatTemplate::from_dir(&dir).unwrap();
+        assert!(t.render(&messages, true).unwrap().contains("hi"));
+    }
+}

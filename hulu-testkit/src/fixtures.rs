@@ -43,6 +43,18 @@ impl Case {
     /// Whether the case has visual input (text-only cases have no `pixel_values`).
     pub fn has_visual(&self) -> bool {
         self.json["shapes"].get("pixel_values").is_some()
+            || self.json["sources"]
+                .as_array()
+                .is_some_and(|s| !s.is_empty())
+    }
+
+    /// The case JSON in the fixture schema.
+    ///
+    /// # Panics
+    /// When the JSON does not fit the schema the fixtures README defines (a broken fixture).
+    pub fn spec(&self) -> crate::CaseSpec {
+        serde_json::from_value(self.json.clone())
+            .unwrap_or_else(|e| panic!("{}: not a fixture case: {e}", self.label()))
     }
 }
 
@@ -55,9 +67,13 @@ fn sorted_dir(dir: &Path) -> Vec<PathBuf> {
     entries
 }
 
-/// Every case under `<root>/cases`, sorted by group then name.
+/// Every case under `<fixtures root>/cases`, sorted by group then name.
 pub fn cases() -> Vec<Case> {
-    let root = fixtures_root();
+    cases_under(&fixtures_root())
+}
+
+/// Every case under `<root>/cases`, sorted by group then name.
+pub fn cases_under(root: &Path) -> Vec<Case> {
     let mut out = Vec::new();
     for group_dir in sorted_dir(&root.join("cases")) {
         if !group_dir.is_dir() {

@@ -9,10 +9,10 @@
 //!   tensor grows with the square of the total patch count.
 
 use criterion::Criterion;
-use hulu_io::{Checkpoint, PatchGrid, VisionEncoderConfig, Weights};
-use hulu_vision::{SiglipNavitEncoder, VisionEncoder};
+use hulu_io::PatchGrid;
+use hulu_nn::VarBuilder;
+use hulu_vision::{SiglipNavitEncoder, VisionEncoder, VisionEncoderConfig};
 use std::hint::black_box;
-use std::path::PathBuf;
 use std::time::Instant;
 use tch::{Device, Kind, Tensor};
 
@@ -27,52 +27,6 @@ fn config() -> VisionEncoderConfig {
         layer_norm_eps: 1e-6,
         hidden_act: "gelu_pytorch_tanh".into(),
     }
-}
-
-/// Seeded random weights under the checkpoint's key names, written to a temporary
-/// safetensors file so they load through the same path as a real checkpoint.
-fn random_checkpoint(cfg: &VisionEncoderConfig) -> (PathBuf, Checkpoint) {
-    tch::manual_seed(0);
-    let (c, m, p) = (
-        cfg.hidden_size as i64,
-        cfg.intermediate_size as i64,
-        cfg.patch_size as i64,
-    );
-    let opts = (Kind::Float, Device::Cpu);
-    let w =
-        |shape: &[i64]| Tensor::randn(shape, opts) * (1.0 / (shape[shape.len() - 1] as f64).sqrt());
-    let b = |n: i64| Tensor::randn([n], opts) * 0.02;
-    let ln = |n: i64| Tensor::ones([n], opts);
-    let root = "model.vision_encoder";
-    let mut tensors: Vec<(String, Tensor)> = vec![
-        (
-            format!("{root}.embeddings.patch_embedding.weight"),
-            w(&[c, 3, p, p]) * (1.0 / 24.0f64),
-        ),
-        (format!("{root}.embeddings.patch_embedding.bias"), b(c)),
-        (format!("{root}.post_layernorm.weight"), ln(c)),
-        (format!("{root}.post_layernorm.bias"), b(c)),
-    ];
-    for i in 0..cfg.num_hidden_layers {
-        let l = format!("{root}.encoder.layers.{i}");
-        for norm in ["layer_norm1", "layer_norm2"] {
-            tensors.push((format!("{l}.{norm}.weight"), ln(c)));
-            tensors.push((format!("{l}.{norm}.bias"), b(c)));
-        }
-        for proj in ["q_proj", "k_proj", "v_proj", "out_proj"] {
-            tensors.push((format!("{l}.self_attn.{proj}.weight"), w(&[c, c])));
-            tensors.push((format!("{l}.self_attn.{proj}.bias"), b(c)));
-        }
-        tensors.push((format!("{l}.mlp.fc1.weight"), w(&[m, c])));
-        tensors.push((format!("{l}.mlp.fc1.bias"), b(m)));
-        tensors.push((format!("{l}.mlp.fc2.weight"), w(&[c, m])));
-        tensors.push((format!("{l}.mlp.fc2.bias"), b(c)));
-    }
-    let dir = std::env::temp_dir().join(format!("hulu-vision-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    Tensor::write_safetensors(&tensors, dir.join("model.safetensors")).unwrap();
-    let ckpt = Checkpoint::open(&dir).unwrap();
-    (dir, ckpt)
 }
 
 fn pixels(patches: usize) -> Tensor {
@@ -132,13 +86,12 @@ fn large_volume_report(encoder: &SiglipNavitEncoder) {
 
 fn main() {
     let cfg = config();
-    let (dir, ckpt) = random_checkpoint(&cfg);
-    let weights = Weights::new(&ckpt, Kind::Float, Device::Cpu)
+    // The workspace's one seeded generator, under the checkpoint's key names.
+    let weights = VarBuilder::random(0, Kind::Float, Device::Cpu)
         .pp("model")
         .pp("vision_encoder");
-    let encoder = SiglipNavitEncoder::load(&cfg, &weights).unwrap();
-    drop(ckpt);
-    std::fs::remove_dir_all(&dir).ok();
+    let encoder = tch::no_grad(|| SiglipNavitEncoder::load(&cfg, &weights)).unwrap();
+    let _no_grad = tch::no_grad_guard();
 
     let mut c = Criterion::default().sample_size(10).configure_from_args();
     let grid = PatchGrid {

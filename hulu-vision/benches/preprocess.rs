@@ -4,7 +4,8 @@
 #![allow(missing_docs)] // criterion_group! generates an undocumented function.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use hulu_io::{PreprocessorConfig, RgbFrame, Visual, VisualKind};
+use hulu_io::{RgbFrame, Visual, VisualKind};
+use hulu_vision::PreprocessorConfig;
 use hulu_vision::{ImageProcessor, VisualInput};
 use std::hint::black_box;
 

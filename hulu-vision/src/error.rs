@@ -51,4 +51,7 @@ pub enum Error {
     /// An error from libtorch.
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
+    /// Fetching a weight failed (the key is named).
+    #[error(transparent)]
+    Weights(#[from] hulu_nn::Error),
 }

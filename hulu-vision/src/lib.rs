@@ -10,12 +10,14 @@
 //!
 //! Every fallible function returns [`Error`].
 
+pub mod config;
 pub mod encoder;
 mod error;
 mod nn;
 pub mod processor;
 pub mod projector;
 
+pub use config::{PreprocessorConfig, VisionEncoderConfig};
 pub use encoder::{EncoderOptions, SiglipNavitEncoder, VisionEncoder};
 pub use error::{Error, Result};
 pub use processor::{ImageProcessor, ProcessedVisuals, ProcessorOptions, VisualInput};

@@ -1,7 +1,7 @@
 //! The small layers the encoder and projector are built from, loaded by checkpoint key.
 
 use crate::Result;
-use hulu_io::Weights;
+use hulu_nn::VarBuilder;
 use tch::Tensor;
 
 /// `y = x Wᵀ + b` with the checkpoint's `weight` `[out, in]` and `bias` `[out]`.
@@ -12,7 +12,7 @@ pub(crate) struct Linear {
 }
 
 impl Linear {
-    pub(crate) fn load(w: &Weights, in_dim: usize, out_dim: usize) -> Result<Self> {
+    pub(crate) fn load(w: &VarBuilder, in_dim: usize, out_dim: usize) -> Result<Self> {
         Ok(Linear {
             weight: w.get("weight", &[out_dim as i64, in_dim as i64])?,
             bias: w.get("bias", &[out_dim as i64])?,
@@ -38,7 +38,7 @@ pub(crate) struct LayerNorm {
 }
 
 impl LayerNorm {
-    pub(crate) fn load(w: &Weights, dim: usize, eps: f64) -> Result<Self> {
+    pub(crate) fn load(w: &VarBuilder, dim: usize, eps: f64) -> Result<Self> {
         Ok(LayerNorm {
             weight: w.get("weight", &[dim as i64])?,
             bias: w.get("bias", &[dim as i64])?,

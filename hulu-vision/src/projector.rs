@@ -2,7 +2,7 @@
 
 use crate::nn::Linear;
 use crate::{Error, Result};
-use hulu_io::Weights;
+use hulu_nn::VarBuilder;
 use tch::Tensor;
 
 /// `Linear → GELU (exact erf) → Linear`, keys `readout.0` and `readout.2`.
@@ -17,7 +17,7 @@ pub struct Projector {
 impl Projector {
     /// Loads from a view at `model.mm_projector`: `readout.0` maps `vision_hidden → llm_hidden`,
     /// `readout.2` maps `llm_hidden → llm_hidden`.
-    pub fn load(weights: &Weights, vision_hidden: usize, llm_hidden: usize) -> Result<Self> {
+    pub fn load(weights: &VarBuilder, vision_hidden: usize, llm_hidden: usize) -> Result<Self> {
         let readout = weights.pp("readout");
         Ok(Projector {
             fc1: Linear::load(&readout.pp(0), vision_hidden, llm_hidden)?,

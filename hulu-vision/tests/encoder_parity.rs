@@ -1,10 +1,24 @@
 //! The encoder and projector against the reference's `vision_features` and `mm_features`,
 //! starting from the reference's `pixel_values`, for every fixture case with visual input.
 
-use hulu_io::{Checkpoint, HuluConfig, PatchGrid, Weights};
+use hulu_io::PatchGrid;
+use hulu_nn::VarBuilder;
 use hulu_testkit::{assert_close, cases, Tolerance};
 use hulu_vision::{EncoderOptions, Projector, SiglipNavitEncoder, VisionEncoder};
 use tch::{Device, Kind, Tensor};
+
+/// The two parts of a checkpoint's `config.json` the vision side needs.
+#[derive(serde::Deserialize)]
+struct ModelConfig {
+    vision_encoder_config: hulu_vision::VisionEncoderConfig,
+    hidden_size: usize,
+}
+
+impl ModelConfig {
+    fn read(dir: &std::path::Path) -> Self {
+        hulu_io::json::read_json(&dir.join("config.json")).unwrap()
+    }
+}
 
 fn to_vec(t: &Tensor) -> Vec<f32> {
     Vec::<f32>::try_from(t.flatten(0, -1)).unwrap()
@@ -15,9 +29,8 @@ fn vision_and_mm_features_match_the_reference() {
     let mut checked = 0;
     for case in cases().into_iter().filter(|c| c.has_visual()) {
         println!("{}", case.label());
-        let config = HuluConfig::from_file(case.model_dir.join("config.json")).unwrap();
-        let ckpt = Checkpoint::open(&case.model_dir).unwrap();
-        let root = Weights::new(&ckpt, Kind::Float, Device::Cpu);
+        let config = ModelConfig::read(&case.model_dir);
+        let root = VarBuilder::from_dir(&case.model_dir, Kind::Float, Device::Cpu).unwrap();
         let vision_w = root.pp("model").pp("vision_encoder");
         let vcfg = &config.vision_encoder_config;
         let encoder = SiglipNavitEncoder::load(vcfg, &vision_w).unwrap();
@@ -91,9 +104,9 @@ fn frame_chunking_does_not_change_features() {
         .max_by_key(|c| c.tensors().get("grid_sizes").i64()[0])
         .unwrap();
     println!("{}", case.label());
-    let config = HuluConfig::from_file(case.model_dir.join("config.json")).unwrap();
-    let ckpt = Checkpoint::open(&case.model_dir).unwrap();
-    let w = Weights::new(&ckpt, Kind::Float, Device::Cpu)
+    let config = ModelConfig::read(&case.model_dir);
+    let w = VarBuilder::from_dir(&case.model_dir, Kind::Float, Device::Cpu)
+        .unwrap()
         .pp("model")
         .pp("vision_encoder");
     let t = case.tensors();
@@ -136,9 +149,10 @@ fn frame_chunking_does_not_change_features() {
 fn mismatched_inputs_are_typed_errors() {
     let model = hulu_testkit::models().into_iter().next().unwrap();
     println!("{}", model.display());
-    let config = HuluConfig::from_file(model.join("config.json")).unwrap();
-    let ckpt = Checkpoint::open(&model).unwrap();
-    let root = Weights::new(&ckpt, Kind::Float, Device::Cpu).pp("model");
+    let config = ModelConfig::read(&model);
+    let root = VarBuilder::from_dir(&model, Kind::Float, Device::Cpu)
+        .unwrap()
+        .pp("model");
     let vcfg = &config.vision_encoder_config;
     let encoder = SiglipNavitEncoder::load(vcfg, &root.pp("vision_encoder")).unwrap();
     let grid = PatchGrid {

@@ -1,7 +1,8 @@
 //! Processor behaviour beyond the fixtures: the height/width swap option, the shared budget,
 //! the minimum, and typed errors for bad input.
 
-use hulu_io::{PreprocessorConfig, RgbFrame, Visual, VisualKind};
+use hulu_io::{RgbFrame, Visual, VisualKind};
+use hulu_vision::PreprocessorConfig;
 use hulu_vision::{Error, ImageProcessor, ProcessorOptions, VisualInput};
 
 fn frame(width: usize, height: usize, seed: u8) -> RgbFrame {

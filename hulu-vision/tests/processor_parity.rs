@@ -3,8 +3,9 @@
 
 mod common;
 
-use hulu_io::{PatchGrid, PreprocessorConfig};
+use hulu_io::PatchGrid;
 use hulu_testkit::cases;
+use hulu_vision::PreprocessorConfig;
 use hulu_vision::{ImageProcessor, VisualInput};
 
 /// One 8-bit step in normalised units (std 0.5): 2/255.

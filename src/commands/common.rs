@@ -8,17 +8,12 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tch::{Device, Kind};
 
-/// The tiny fixture model shipped in the repository, so every command runs out of the box.
-pub fn default_model_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/models/tiny-qwen2")
-}
-
 /// Which checkpoint, on which device, in which dtype.
 #[derive(Args, Debug, Clone)]
 pub struct ModelArgs {
-    /// Checkpoint directory (Hugging Face layout); default: the embedded tiny model, whose
-    /// answers are random words.
-    #[arg(long, default_value_os_t = default_model_dir())]
+    /// Checkpoint directory (Hugging Face layout). The repository's tiny random-weight model
+    /// is tests/fixtures/models/tiny-qwen2 (its answers are random words).
+    #[arg(long, env = "HULU_MODEL")]
     pub model: PathBuf,
     /// f32, bf16 or f16.
     #[arg(long, default_value = "f32")]

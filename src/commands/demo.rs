@@ -2,23 +2,21 @@
 //! CT DICOM series and one about a real MR NIfTI volume from the fixtures, with its token
 //! accounting. The tiny model's weights are random: its words are too.
 
-use super::common::{default_model_dir, question_turn, summary};
+use super::common::{question_turn, summary};
 use anyhow::Result;
 use hulu_model::{GenerateOptions, HuluMed, LoadOptions, PrepareOptions, VisualSource};
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::Path;
 use tch::{Device, Kind};
 
-/// Runs the demo on the checkpoint in `model` (default: the embedded tiny model).
-pub fn run(model: Option<PathBuf>) -> Result<()> {
-    let dir = model.unwrap_or_else(default_model_dir);
-    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+/// Runs the demo on the checkpoint in `dir`, with the inputs under `fixtures`.
+pub fn run(dir: &Path, fixtures: &Path) -> Result<()> {
     let start = std::time::Instant::now();
-    let model = HuluMed::from_pretrained(&dir, Device::Cpu, Kind::Float)?;
+    let model = HuluMed::from_pretrained(dir, Device::Cpu, Kind::Float)?;
     println!(
         "loaded {} ({:?} decoder) in {:.2}s",
         dir.display(),
-        model.config().family().expect("validated"),
+        model.config().family(),
         start.elapsed().as_secs_f64()
     );
     println!(

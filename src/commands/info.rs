@@ -1,27 +1,29 @@
 //! `hulu info`: what a checkpoint directory holds, checked against its config.
 
 use anyhow::Result;
-use hulu_io::checkpoint::expected_weights;
-use hulu_io::{Checkpoint, HuluConfig};
+use hulu_io::Checkpoint;
+use hulu_model::{expected_layout, HuluConfig};
 use std::path::Path;
 
 /// Prints the config, the parameter count and the layout check of the checkpoint in `dir`.
 pub fn run(dir: &Path) -> Result<()> {
+    // The config is validated (sizes within limits) before any weight is listed or mapped.
     let config = HuluConfig::from_file(dir.join("config.json"))?;
     let ckpt = Checkpoint::open(dir)?;
     let v = &config.vision_encoder_config;
+    let d = &config.decoder;
     println!("model       {}", dir.display());
     println!(
         "decoder     {:?}: hidden {}, {} layers, {} heads ({} kv, head_dim {}), mlp {}, vocab {}, tied {}",
-        config.family().expect("validated"),
-        config.hidden_size,
-        config.num_hidden_layers,
-        config.num_attention_heads,
-        config.kv_heads(),
-        config.head_dim(),
-        config.intermediate_size,
-        config.vocab_size,
-        config.tie_word_embeddings
+        d.family,
+        d.hidden_size,
+        d.num_hidden_layers,
+        d.num_attention_heads,
+        d.num_key_value_heads,
+        d.head_dim,
+        d.intermediate_size,
+        d.vocab_size,
+        d.tie_word_embeddings
     );
     println!(
         "vision      hidden {}, {} layers, {} heads, mlp {}, patch {}",
@@ -41,11 +43,17 @@ pub fn run(dir: &Path) -> Result<()> {
         ckpt.shard_paths().len(),
         ckpt.parameter_count()
     );
-    let report = ckpt.check_layout(&expected_weights(&config));
+    let report = ckpt.check_layout(&expected_layout(&config)?);
     if report.is_clean() {
         println!("layout      every tensor present with the shape the config implies");
     } else {
-        println!("layout      MISMATCH: {report}");
+        // The keys themselves are listed once, by the error.
+        println!(
+            "layout      MISMATCH: {} missing, {} unexpected, {} mis-shaped",
+            report.missing.len(),
+            report.unexpected.len(),
+            report.mis_shaped.len()
+        );
     }
     report.into_result()?;
     Ok(())

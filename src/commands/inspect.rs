@@ -5,8 +5,8 @@ use super::common::{ModelArgs, VisualArgs};
 use anyhow::Result;
 use clap::Args;
 use hulu_compress::{CompressionOptions, MedicalCompressor, TokenCompressor};
-use hulu_io::PreprocessorConfig;
 use hulu_model::VisualSource;
+use hulu_vision::PreprocessorConfig;
 use hulu_vision::{ImageProcessor, VisualInput};
 use std::path::PathBuf;
 

@@ -7,6 +7,7 @@ pub mod common;
 pub mod demo;
 pub mod info;
 pub mod inspect;
+#[cfg(feature = "parity")]
 pub mod parity;
 pub mod synth;
 pub mod volume;

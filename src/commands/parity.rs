@@ -3,8 +3,8 @@
 
 use anyhow::{bail, Result};
 use hulu_llm::LogitsFor;
-use hulu_model::case::case_turns;
 use hulu_model::{GenerateOptions, HuluMed};
+use hulu_testkit::replay::case_turns;
 use hulu_testkit::{Closeness, Tolerance};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -14,19 +14,15 @@ fn values(t: &Tensor) -> Vec<f32> {
     Vec::<f32>::try_from(t.to_kind(Kind::Float).flatten(0, -1)).unwrap_or_default()
 }
 
-/// Runs every case under `root` (default: the vendored fixtures); one line per case. Fails when
-/// any case differs beyond the fixtures' float32 tolerance or in any id.
-pub fn run(root: Option<&Path>) -> Result<()> {
-    if let Some(root) = root {
-        std::env::set_var("HULU_FIXTURES", root);
-    }
-    let root = hulu_testkit::fixtures_root();
+/// Runs every case under `root`; one line per case. Fails when any case differs beyond the
+/// fixtures' float32 tolerance or in any id.
+pub fn run(root: &Path) -> Result<()> {
     if !root.join("cases").is_dir() || !root.join("models").is_dir() {
         bail!("{} has no cases/ and models/ folders", root.display());
     }
     let mut models: BTreeMap<PathBuf, HuluMed> = BTreeMap::new();
     let mut failures = 0;
-    let cases = hulu_testkit::cases();
+    let cases = hulu_testkit::cases_under(root);
     for case in &cases {
         if !models.contains_key(&case.model_dir) {
             let model = HuluMed::from_pretrained(&case.model_dir, Device::Cpu, Kind::Float)?;
@@ -34,7 +30,7 @@ pub fn run(root: Option<&Path>) -> Result<()> {
         }
         let model = &models[&case.model_dir];
         let want = case.tensors();
-        let (turns, options) = case_turns(&case.json, &root)?;
+        let (turns, options) = case_turns(&case.spec(), root)?;
         let prepared = model.prepare(&turns, &options)?;
         let mut worst = Closeness {
             rel_l2: 0.0,

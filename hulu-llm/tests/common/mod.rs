@@ -22,16 +22,22 @@ pub fn decoder(model_dir: &Path, kind: Kind) -> Box<dyn CausalDecoder> {
 
 /// End-of-sequence ids of a model: `config.json`'s and `generation_config.json`'s.
 pub fn eos_ids(model_dir: &Path) -> Vec<i64> {
-    let mut ids = hulu_io::GenerationConfig::from_file(model_dir.join("generation_config.json"))
-        .expect("generation config")
-        .eos_ids();
-    let config = hulu_io::HuluConfig::from_file(model_dir.join("config.json")).expect("config");
-    if let Some(eos) = config.eos_token_id {
-        ids.extend(eos.to_vec());
-    }
+    let mut ids = eos_from(&model_dir.join("generation_config.json"));
+    ids.extend(eos_from(&model_dir.join("config.json")));
     ids.sort_unstable();
     ids.dedup();
     ids
+}
+
+/// The `eos_token_id` (one id or a list) of a JSON config file.
+fn eos_from(path: &Path) -> Vec<i64> {
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("config")).expect("json");
+    match &json["eos_token_id"] {
+        serde_json::Value::Number(n) => vec![n.as_i64().expect("id")],
+        serde_json::Value::Array(ids) => ids.iter().map(|n| n.as_i64().expect("id")).collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// A fixture tensor as a float32 libtorch tensor of the same shape on the test device.

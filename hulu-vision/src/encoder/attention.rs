@@ -3,7 +3,7 @@
 use super::rotary::apply_rotary;
 use crate::nn::Linear;
 use crate::Result;
-use hulu_io::Weights;
+use hulu_nn::VarBuilder;
 use tch::Tensor;
 
 /// `self_attn`: q/k/v/out projections with bias; rotary on q and k.
@@ -18,7 +18,7 @@ pub(crate) struct FrameAttention {
 }
 
 impl FrameAttention {
-    pub(crate) fn load(w: &Weights, hidden: usize, heads: usize) -> Result<Self> {
+    pub(crate) fn load(w: &VarBuilder, hidden: usize, heads: usize) -> Result<Self> {
         Ok(FrameAttention {
             q_proj: Linear::load(&w.pp("q_proj"), hidden, hidden)?,
             k_proj: Linear::load(&w.pp("k_proj"), hidden, hidden)?,

@@ -1,9 +1,10 @@
 //! One pre-LayerNorm encoder layer: `x + attn(LN1(x))`, then `x + mlp(LN2(x))`.
 
 use super::attention::FrameAttention;
+use crate::config::VisionEncoderConfig;
 use crate::nn::{LayerNorm, Linear};
 use crate::{Error, Result};
-use hulu_io::{VisionEncoderConfig, Weights};
+use hulu_nn::VarBuilder;
 use tch::Tensor;
 
 /// The MLP activation named by `hidden_act`.
@@ -46,7 +47,7 @@ pub(crate) struct EncoderLayer {
 }
 
 impl EncoderLayer {
-    pub(crate) fn load(w: &Weights, cfg: &VisionEncoderConfig, act: Activation) -> Result<Self> {
+    pub(crate) fn load(w: &VarBuilder, cfg: &VisionEncoderConfig, act: Activation) -> Result<Self> {
         let (c, eps) = (cfg.hidden_size, cfg.layer_norm_eps);
         let mlp = w.pp("mlp");
         Ok(EncoderLayer {

@@ -10,9 +10,11 @@ mod attention;
 mod layer;
 pub mod rotary;
 
+use crate::config::VisionEncoderConfig;
 use crate::nn::{LayerNorm, Linear};
 use crate::{Error, Result};
-use hulu_io::{PatchGrid, VisionEncoderConfig, Weights};
+use hulu_io::PatchGrid;
+use hulu_nn::VarBuilder;
 use layer::{Activation, EncoderLayer};
 use rotary::VisionRotary;
 use tch::{Device, Kind, Tensor};
@@ -72,14 +74,14 @@ pub struct SiglipNavitEncoder {
 
 impl SiglipNavitEncoder {
     /// Loads from a view at `model.vision_encoder`, for any width, depth and head count.
-    pub fn load(config: &VisionEncoderConfig, weights: &Weights) -> Result<Self> {
+    pub fn load(config: &VisionEncoderConfig, weights: &VarBuilder) -> Result<Self> {
         Self::load_with_options(config, weights, EncoderOptions::default())
     }
 
     /// [`Self::load`] with explicit execution options.
     pub fn load_with_options(
         config: &VisionEncoderConfig,
-        weights: &Weights,
+        weights: &VarBuilder,
         options: EncoderOptions,
     ) -> Result<Self> {
         let (c, heads, p, ch) = (
@@ -88,11 +90,7 @@ impl SiglipNavitEncoder {
             config.patch_size,
             config.num_channels,
         );
-        if c == 0 || heads == 0 || c % heads != 0 || p == 0 || config.num_channels == 0 {
-            return Err(Error::Config(format!(
-                "vision encoder of width {c}, {heads} heads, patch {p}, {ch} channels"
-            )));
-        }
+        config.validate()?;
         let act = Activation::parse(&config.hidden_act)?;
         let rotary = VisionRotary::new(c / heads, ROPE_THETA)?;
         let patch_dim = ch * p * p;
@@ -193,8 +191,7 @@ impl VisionEncoder for SiglipNavitEncoder {
                 let frames = chunk_frames.min(g.frames - done);
                 let rows = (frames * per_frame) as i64;
                 let patches = pixels.f_narrow(0, start, rows)?;
-                let features =
-                    tch::no_grad(|| self.encode_frames(&patches, frames, per_frame, &cos, &sin))?;
+                let features = self.encode_frames(&patches, frames, per_frame, &cos, &sin)?;
                 let chunk_grid = PatchGrid { frames, ..*g };
                 outputs.push(hulu_compress::merge_tokens(&features, &[chunk_grid], &[m])?);
                 start += rows;

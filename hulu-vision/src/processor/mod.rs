@@ -9,8 +9,9 @@ pub mod patchify;
 pub mod resize;
 pub mod sizing;
 
+use crate::config::PreprocessorConfig;
 use crate::{Error, Result};
-use hulu_io::{PatchGrid, PreprocessorConfig, RgbFrame, Visual, VisualKind};
+use hulu_io::{PatchGrid, RgbFrame, Visual, VisualKind};
 use patchify::{patchify_frame, Normalizer};
 use resize::BicubicResize;
 use sizing::SizingRule;
