@@ -39,7 +39,7 @@ pub fn run(dir: &Path, fixtures: &Path) -> Result<()> {
         })?;
         print!(
             "{} ({:?}, {} slices)\nQ: {question}\nA: ",
-            file.strip_prefix(&fixtures).unwrap_or(&file).display(),
+            file.strip_prefix(fixtures).unwrap_or(&file).display(),
             visual.kind,
             visual.frames.len()
         );
