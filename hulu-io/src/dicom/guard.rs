@@ -5,6 +5,16 @@
 //! read fails. This walk checks every declared length, at every nesting depth, against the
 //! bytes that remain, and bounds the nesting depth, so that every allocation the parser then
 //! makes is at most the size of the file.
+//!
+//! One length rule for both: the walk judges each element exactly as `dicom-parser` 0.10
+//! reads it (the same short/long length forms, the dictionary VR in implicit mode, OW for
+//! implicit pixel and overlay data). That parser reads a value of a fixed-size VR (US, UL,
+//! FD, …) in whole units (`len / 4` values for UL) yet advances its position by the declared
+//! length, so a length that is not a multiple of the unit leaves it reading the next header
+//! from the wrong byte, where lengths the walk never saw (up to 4 GiB) are allocated. Such an
+//! element (a VR changed without fixing its length: `tests/data/dicom-hostile/vr_ul_only.dcm`)
+//! is refused here. `guard_and_parser_agree_on_every_element` checks the agreement on mutated
+//! fixture files.
 
 use std::io::Read;
 
@@ -206,13 +216,42 @@ struct Open {
     enc: Encoding,
 }
 
-/// Whether the parser reads a defined-length implicit-VR element as a sequence: it takes the
-/// VR from the standard dictionary, so only tags the dictionary calls SQ are sequences (a
-/// private or unknown tag is UN bytes, whatever its value looks like).
-fn implicit_is_sequence(group: u16, elem: u16) -> bool {
+/// The VR the parser gives an implicit-VR element, as `dicom-encoding`'s implicit decoder
+/// does: OW for Pixel Data and Overlay Data (PS3.5 A.1), else the standard dictionary's
+/// (relaxed: US for US-or-SS, OW for OB-or-OW), else UN. So only tags the dictionary calls SQ
+/// are sequences (a private or unknown tag is UN bytes, whatever its value looks like).
+fn implicit_vr(group: u16, elem: u16) -> VR {
+    if (group, elem) == (0x7FE0, 0x0010) || (group >> 8 == 0x60 && elem == 0x3000) {
+        return VR::OW;
+    }
     StandardDataDictionary
         .by_tag(Tag(group, elem))
-        .is_some_and(|entry| entry.vr().relaxed() == VR::SQ)
+        .map_or(VR::UN, |entry| entry.vr().relaxed())
+}
+
+/// Bytes per value the parser reads for a VR: `dicom-parser` reads `len / unit` values of
+/// these and skips nothing, so the declared length must be a multiple of the unit.
+pub(crate) fn value_unit(vr: VR) -> usize {
+    match vr {
+        VR::US | VR::SS | VR::OW => 2,
+        VR::UL | VR::SL | VR::OL | VR::FL | VR::OF | VR::AT => 4,
+        VR::FD | VR::OD | VR::SV | VR::UV | VR::OV => 8,
+        _ => 1,
+    }
+}
+
+/// The VR the parser sees for two explicit VR bytes (an unknown VR is read as UN).
+fn explicit_vr(bytes: [u8; 2]) -> VR {
+    VR::from_binary(bytes).unwrap_or(VR::UN)
+}
+
+/// One element or item header as the walk read it: tag and declared length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Seen {
+    /// Group and element.
+    pub tag: (u16, u16),
+    /// Declared value length (`0xFFFF_FFFF`: undefined).
+    pub len: u32,
 }
 
 /// Checks every element of `data` (a data set in `enc`): each declared length fits in the
@@ -220,6 +259,11 @@ fn implicit_is_sequence(group: u16, elem: u16) -> bool {
 /// item is corrupt, and past that point the parser and this walk would disagree on where the
 /// next header is), and sequences nest at most [`MAX_DEPTH`] deep.
 pub(crate) fn check_dataset(data: &[u8], enc: Encoding) -> Result<(), String> {
+    walk(data, enc, &mut |_| {})
+}
+
+/// [`check_dataset`], telling `seen` every element and item header in stream order.
+pub(crate) fn walk(data: &[u8], enc: Encoding, seen: &mut dyn FnMut(Seen)) -> Result<(), String> {
     let mut open: Vec<Open> = Vec::new();
     let mut pos = 0usize;
     loop {
@@ -246,6 +290,10 @@ pub(crate) fn check_dataset(data: &[u8], enc: Encoding) -> Result<(), String> {
             pos += 8;
             match elem {
                 0xE000 => {
+                    seen(Seen {
+                        tag: (group, elem),
+                        len,
+                    });
                     let in_fragments = open.last().is_some_and(|o| o.fragments);
                     if len == UNDEFINED {
                         if in_fragments {
@@ -287,6 +335,10 @@ pub(crate) fn check_dataset(data: &[u8], enc: Encoding) -> Result<(), String> {
         }
         let (header, len) = element_header(data, pos, cur)?;
         let vr = cur.explicit.then(|| [data[pos + 4], data[pos + 5]]);
+        seen(Seen {
+            tag: (group, elem),
+            len,
+        });
         pos += header;
         if len == UNDEFINED {
             // An undefined-length UN (or unknown VR, which the parser reads as UN) holds
@@ -313,10 +365,19 @@ pub(crate) fn check_dataset(data: &[u8], enc: Encoding) -> Result<(), String> {
         }
         // A defined-length sequence: explicit VR says SQ; implicit VR asks the dictionary,
         // as the parser does.
-        let is_sequence = match vr {
-            Some(v) => &v == b"SQ",
-            None => implicit_is_sequence(group, elem),
+        let parsed_vr = match vr {
+            Some(v) => explicit_vr(v),
+            None => implicit_vr(group, elem),
         };
+        let is_sequence = parsed_vr == VR::SQ;
+        let unit = value_unit(parsed_vr);
+        if !is_sequence && len % unit != 0 {
+            return Err(format!(
+                "element ({group:04X},{elem:04X}) at byte {} has VR {parsed_vr} but declares {len} bytes, \
+                 not a whole number of {unit}-byte values (a VR changed without its length?)",
+                pos - header,
+            ));
+        }
         if is_sequence {
             open.push(Open {
                 end: Some(pos + len),

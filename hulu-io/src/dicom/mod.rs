@@ -14,21 +14,28 @@
 //!   video with timestamps, or volume), with a window and a frame count.
 
 mod codestream;
+mod detect;
 mod file;
+mod frames;
 mod guard;
 mod image;
 mod info;
 mod jpeg12;
+mod jpeg_colour;
 mod pixels;
 mod rle;
+mod scan;
 mod series;
 mod visual;
 mod window;
 
+pub use detect::is_dicom;
 pub use file::DicomFile;
+pub use frames::FrameAttributes;
 pub use image::{Colour, DicomImage, Palette};
 pub use info::{DicomInfo, Photometric};
 pub use pixels::Samples;
+pub use scan::{DicomScan, SeriesChoice, Skipped, MAX_ZIP_ENTRIES, MAX_ZIP_RATIO};
 pub use series::{DicomSeries, MixedOrientation};
-pub use visual::{load_dicom, sample_cine, DicomRender};
+pub use visual::{load_dicom, load_dicom_with, sample_cine, DicomRender};
 pub use window::DicomWindow;
