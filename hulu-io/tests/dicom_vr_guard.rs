@@ -86,3 +86,65 @@ fn every_vr_swap_in_real_files_stays_within_bounds() {
     println!("{cases} VR swaps");
     assert!(cases > 100);
 }
+
+/// VR-mode detection and bare data sets under mutation: the first element's VR bytes, its
+/// tag and lengths are where detection looks, so mutations concentrate there.
+#[test]
+fn vr_detection_and_bare_data_sets_survive_mutation() {
+    let limits = Limits {
+        max_bytes: 16 << 20,
+        ..Limits::default()
+    };
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        state.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    };
+    let mut cases = 0;
+    for rel in [
+        "dicom-without-part10/IM0001",
+        "dicom-without-part10/EXPLICIT1",
+        "dicom-vr-mode/meta_implicit_data_explicit.dcm",
+        "dicom-vr-mode/meta_explicit_data_implicit.dcm",
+    ] {
+        let original = std::fs::read(data(rel)).unwrap();
+        // The data set starts at 0 (bare) or after the file meta (found by its first 0008).
+        let start = if rel.ends_with(".dcm") {
+            (132..original.len() - 2)
+                .find(|&i| original[i..i + 2] == [8, 0])
+                .unwrap()
+        } else {
+            0
+        };
+        for _ in 0..hulu_testkit::fuzz_cases(150) {
+            let mut bytes = original.clone();
+            let near = |r: u64| start + (r as usize) % 64;
+            match next() % 4 {
+                0 => {
+                    let i = near(next());
+                    bytes[i] ^= 1 << (next() % 8);
+                }
+                1 => {
+                    let i = near(next());
+                    let v = [0xFFFF_FFFFu32, 0x4F42_0000, 0x5355, 0x10][(next() % 4) as usize];
+                    bytes[i..i + 4].copy_from_slice(&v.to_le_bytes());
+                }
+                2 => bytes.truncate(near(next()) + (next() as usize) % 2000),
+                _ => {
+                    let i = (next() as usize) % (bytes.len() - 4);
+                    bytes[i] = next() as u8;
+                }
+            }
+            LargestAllocation::reset_here();
+            if let Ok(file) = DicomFile::from_bytes(&bytes, &limits) {
+                let _ = file.decode();
+            }
+            cases += 1;
+            let largest = LargestAllocation::largest_here();
+            assert!(largest <= 2 * limits.max_bytes, "{rel}: {largest} bytes");
+        }
+    }
+    println!("{cases} mutated cases");
+}
