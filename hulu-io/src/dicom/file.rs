@@ -45,12 +45,19 @@ pub struct DicomFile {
 }
 
 impl DicomFile {
-    /// Reads and parses a DICOM Part 10 file (with or without the 128-byte preamble).
+    /// Reads and parses a DICOM Part 10 file (with or without the 128-byte preamble), or a
+    /// data set written without the Part 10 header (recognised by content, read as implicit
+    /// VR little endian unless its bytes are explicit). The data set's VR mode is taken from
+    /// its first element when it differs from the declared transfer syntax (with a warning).
     ///
     /// Every element length is checked against the file before parsing, and the image
-    /// dimensions against `limits`. Errors: [`Error::InvalidDicom`] (not DICOM, no file meta
-    /// group, malformed or lying header), [`Error::NoPixelData`] (an RT plan, a report),
-    /// [`Error::TooLarge`].
+    /// dimensions against `limits`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidDicom`] (not DICOM, malformed or lying header, a length the parser
+    /// would misread), [`Error::DicomEncodingMismatch`] (implicit VR under a transfer syntax
+    /// that must be explicit), [`Error::NoPixelData`] (an RT plan, a report),
+    /// [`Error::TooLarge`], [`Error::Io`].
     pub fn open(path: impl AsRef<Path>, limits: &Limits) -> Result<Self> {
         let path = path.as_ref();
         let _span = tracing::info_span!("dicom_open", path = %path.display()).entered();

@@ -164,8 +164,9 @@ fn describe(skipped: &[Skipped]) -> String {
     }
 }
 
-/// Whether a file starts with a zip local file header (`PK\x03\x04`).
-pub(crate) fn is_zip(path: &Path) -> bool {
+/// Whether a file starts with a zip local file header (`PK\x03\x04`), by content: a
+/// zipped export [`load_dicom`](super::load_dicom) and [`DicomScan::open`] read.
+pub fn is_zip(path: &Path) -> bool {
     let mut head = [0u8; 4];
     std::fs::File::open(path)
         .and_then(|mut f| f.read_exact(&mut head))
