@@ -40,8 +40,8 @@ pub(crate) fn is_bare_dataset(bytes: &[u8]) -> bool {
 }
 
 /// Whether the file at `path` holds DICOM, by content only (extension and name are ignored):
-/// a Part 10 file (`DICM` at byte 128, or at 0 without the preamble) or a bare data set (see
-/// a first element in group 0008 whose length fits). Unreadable files are not DICOM.
+/// a Part 10 file (`DICM` at byte 128, or at 0 without the preamble) or a bare data set
+/// (a first element in group 0008 whose length fits). Unreadable files are not DICOM.
 pub fn is_dicom(path: impl AsRef<Path>) -> bool {
     let mut head = Vec::with_capacity(132);
     let Ok(file) = std::fs::File::open(path.as_ref()) else {
