@@ -154,6 +154,20 @@ pub enum Error {
         reason: String,
     },
 
+    /// A DICOM file's data set is encoded differently from what its transfer syntax declares,
+    /// in a way that cannot be read anyway: implicit VR under a big-endian, deflated or
+    /// compressed transfer syntax (an implicit/explicit little-endian swap is read, with a
+    /// warning, as pydicom does).
+    #[error("{path}: the file meta declares {declared} but the data set is encoded {found}")]
+    DicomEncodingMismatch {
+        /// The file.
+        path: PathBuf,
+        /// The Transfer Syntax UID (0002,0010) the file meta declares.
+        declared: String,
+        /// The encoding found in the data set, e.g. "implicit VR".
+        found: String,
+    },
+
     /// A NIfTI file is malformed: not NIfTI, a lying or inconsistent header, truncated data.
     #[error("{what}: invalid NIfTI: {reason}")]
     InvalidNifti {

@@ -153,6 +153,8 @@ fn samples_dtype(s: &Samples) -> &'static str {
         Samples::I16(_) => "I16",
         Samples::U32(_) => "U32",
         Samples::I32(_) => "I32",
+        Samples::F32(_) => "F32",
+        Samples::F64(_) => "F64",
     }
 }
 
@@ -175,7 +177,8 @@ fn every_dicom_file_matches_pydicom() {
             println!("  ours: {e}");
             // The same refusal, typed: no file meta, no pixel data, short pixel data.
             let expected_kind = if err.contains("file_meta") {
-                matches!(e, Error::InvalidDicom { .. })
+                // Read by content as a data set without the Part 10 header, it has no image.
+                matches!(e, Error::InvalidDicom { .. } | Error::NoPixelData { .. })
             } else if err.contains("no pixel data") {
                 matches!(e, Error::NoPixelData { .. })
             } else if err.contains("less than expected") {

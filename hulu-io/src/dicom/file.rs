@@ -3,16 +3,20 @@
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
-use dicom_core::PrimitiveValue;
+use dicom_core::{PrimitiveValue, VR};
 use dicom_dictionary_std::tags;
+use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
 use dicom_object::file::ReadPreamble;
-use dicom_object::{DefaultDicomObject, OpenFileOptions};
+use dicom_object::mem::InMemElement;
+use dicom_object::meta::{FileMetaTable, FileMetaTableBuilder};
+use dicom_object::{DefaultDicomObject, InMemDicomObject, OpenFileOptions};
 use dicom_pixeldata::PixelDecoder;
+use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 
 use super::image::{Colour, DicomImage, Palette};
 use super::info::{DicomInfo, Photometric};
 use super::pixels::{self, Samples};
-use super::{codestream, guard, jpeg12, rle};
+use super::{codestream, detect, guard, jpeg12, jpeg_colour, rle};
 use crate::{Error, Limits, Result};
 
 /// Transfer syntaxes whose pixel data is stored as plain samples (no codec).
@@ -25,6 +29,8 @@ fn is_native(transfer_syntax: &str) -> bool {
 
 /// RLE Lossless: decoded by [`rle`]; colour stays in the file's photometric space.
 const RLE: &str = "1.2.840.10008.1.2.5";
+/// JPEG Baseline (process 1): 8-bit lossy JPEG.
+const JPEG_BASELINE: &str = "1.2.840.10008.1.2.4.50";
 /// JPEG Extended (processes 2 and 4): 12-bit lossy JPEG.
 const JPEG_EXTENDED: &str = "1.2.840.10008.1.2.4.51";
 
@@ -39,12 +45,19 @@ pub struct DicomFile {
 }
 
 impl DicomFile {
-    /// Reads and parses a DICOM Part 10 file (with or without the 128-byte preamble).
+    /// Reads and parses a DICOM Part 10 file (with or without the 128-byte preamble), or a
+    /// data set written without the Part 10 header (recognised by content, read as implicit
+    /// VR little endian unless its bytes are explicit). The data set's VR mode is taken from
+    /// its first element when it differs from the declared transfer syntax (with a warning).
     ///
     /// Every element length is checked against the file before parsing, and the image
-    /// dimensions against `limits`. Errors: [`Error::InvalidDicom`] (not DICOM, no file meta
-    /// group, malformed or lying header), [`Error::NoPixelData`] (an RT plan, a report),
-    /// [`Error::TooLarge`].
+    /// dimensions against `limits`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidDicom`] (not DICOM, malformed or lying header, a length the parser
+    /// would misread), [`Error::DicomEncodingMismatch`] (implicit VR under a transfer syntax
+    /// that must be explicit), [`Error::NoPixelData`] (an RT plan, a report),
+    /// [`Error::TooLarge`], [`Error::Io`].
     pub fn open(path: impl AsRef<Path>, limits: &Limits) -> Result<Self> {
         let path = path.as_ref();
         let _span = tracing::info_span!("dicom_open", path = %path.display()).entered();
@@ -53,10 +66,27 @@ impl DicomFile {
     }
 
     /// Parses a DICOM file held in memory (errors name the path `<memory>`).
+    ///
+    /// # Errors
+    /// As [`DicomFile::open`].
     pub fn from_bytes(bytes: &[u8], limits: &Limits) -> Result<Self> {
+        Self::from_named_bytes("<memory>", bytes, limits)
+    }
+
+    /// Parses a DICOM file held in memory that came from `name` (a zip entry, e.g.
+    /// `study.zip!SERIES1/IM0001`), which errors name.
+    ///
+    /// # Errors
+    /// As [`DicomFile::open`].
+    pub fn from_named_bytes(
+        name: impl Into<PathBuf>,
+        bytes: &[u8],
+        limits: &Limits,
+    ) -> Result<Self> {
+        let name = name.into();
         if bytes.len() > limits.max_bytes {
             return Err(Error::TooLarge {
-                what: "<memory>".into(),
+                what: name.display().to_string(),
                 reason: format!(
                     "{} bytes exceed the {} byte budget",
                     bytes.len(),
@@ -64,7 +94,7 @@ impl DicomFile {
                 ),
             });
         }
-        Self::parse(PathBuf::from("<memory>"), bytes, limits)
+        Self::parse(name, bytes, limits)
     }
 
     fn parse(path: PathBuf, bytes: &[u8], limits: &Limits) -> Result<Self> {
@@ -72,20 +102,41 @@ impl DicomFile {
             path: path.clone(),
             reason,
         };
-        let layout = guard::file_layout(bytes).map_err(invalid)?;
-        let dataset = &bytes[layout.dataset_at..];
-        if layout.transfer_syntax == guard::DEFLATED {
+        // A Part 10 file, or (recognised by content) a data set without the Part 10 header.
+        let (layout, dataset_at, declared) = match guard::file_layout(bytes) {
+            Ok(l) => (Some(l.magic_at), l.dataset_at, l.transfer_syntax),
+            Err(_) if detect::is_bare_dataset(bytes) => (None, 0, detect::IMPLICIT_LE.into()),
+            Err(e) => return Err(invalid(e)),
+        };
+        let dataset = &bytes[dataset_at..];
+        let ts = effective_transfer_syntax(&path, &declared, dataset, layout.is_none())?;
+        let bare = |reason: String| {
+            if layout.is_some() {
+                reason
+            } else {
+                format!(
+                    "a DICOM data set without the Part 10 header (no preamble, DICM or file \
+                     meta), read as {}: {reason}",
+                    ts_name(&ts)
+                )
+            }
+        };
+        if ts == guard::DEFLATED {
             let inflated = guard::inflate(dataset, limits.max_bytes).map_err(invalid)?;
             guard::check_dataset(&inflated, guard::encoding_of(guard::DEFLATED))
         } else {
-            guard::check_dataset(dataset, guard::encoding_of(&layout.transfer_syntax))
+            guard::check_dataset(dataset, guard::encoding_of(&ts))
         }
-        .map_err(invalid)?;
-        let obj = OpenFileOptions::new()
-            .read_preamble(ReadPreamble::Never)
-            .from_reader(&bytes[layout.magic_at..])
-            .map_err(|e| invalid(error_chain(&e)))?;
-        if obj.get(tags::PIXEL_DATA).is_none() {
+        .map_err(|e| invalid(bare(e)))?;
+        let obj = match layout {
+            Some(magic_at) if ts == declared => OpenFileOptions::new()
+                .read_preamble(ReadPreamble::Never)
+                .from_reader(&bytes[magic_at..])
+                .map_err(|e| invalid(error_chain(&e)))?,
+            _ => read_with_transfer_syntax(bytes, layout, dataset, &ts)
+                .map_err(|e| invalid(bare(e)))?,
+        };
+        if pixel_element(&obj).is_none() {
             return Err(Error::NoPixelData {
                 path,
                 modality: super::info::string(&obj, tags::MODALITY),
@@ -146,7 +197,7 @@ impl DicomFile {
         self.limits.check_frames(&what, frames.len())?;
         self.limits
             .check_bytes(&what, &[frames.len(), frame_pixels, spp], bytes_per_sample)?;
-        if !matches!(info.bits_allocated, 1 | 8 | 16 | 32) {
+        if !matches!(info.bits_allocated, 1 | 8 | 16 | 32 | 64) {
             return Err(pixels_err(format!(
                 "Bits Allocated {} is not supported",
                 info.bits_allocated
@@ -205,11 +256,41 @@ impl DicomFile {
     fn native_frames(&self, frames: &[usize]) -> std::result::Result<(Samples, Colour), String> {
         let info = &self.info;
         let colour = self.stored_colour()?;
-        let element = self.obj.get(tags::PIXEL_DATA).ok_or("no pixel data")?;
-        let raw = match element.value().primitive() {
-            Some(p) => le_bytes(p),
-            None => return Err("uncompressed transfer syntax with encapsulated pixel data".into()),
+        let (element, float) = pixel_element(&self.obj).ok_or("no pixel data")?;
+        let Some(value) = element.value().primitive() else {
+            return Err("uncompressed transfer syntax with encapsulated pixel data".into());
         };
+        let width = pixels::sample_bytes(info.bits_allocated);
+        let raw: Cow<[u8]> = if info.transfer_syntax == BIG_ENDIAN && info.bits_allocated != 1 {
+            Cow::Owned(pixels::big_endian_to_le(
+                &file_order_be(value),
+                width,
+                element.vr() == VR::OW,
+            ))
+        } else {
+            le_bytes(value)
+        };
+        if let Some(float_width) = float {
+            let count = info.rows * info.columns * info.samples_per_pixel;
+            let frame_bytes = count * float_width;
+            let mut picked = Vec::with_capacity(frames.len() * frame_bytes);
+            for &f in frames {
+                picked.extend_from_slice(
+                    raw.get(f * frame_bytes..(f + 1) * frame_bytes)
+                        .ok_or_else(|| {
+                            format!(
+                                "{} bytes of float pixel data, frame {f} needs {}",
+                                raw.len(),
+                                (f + 1) * frame_bytes
+                            )
+                        })?,
+                );
+            }
+            return Ok((
+                pixels::unpack_float(&picked, float_width, count * frames.len())?,
+                colour,
+            ));
+        }
         let frame_pixels = info.rows * info.columns;
         let frame_samples = frame_pixels * info.samples_per_pixel;
         if info.bits_allocated == 1 {
@@ -323,6 +404,23 @@ impl DicomFile {
                 }
             }
         }
+        let jpeg_8bit = matches!(info.transfer_syntax.as_str(), JPEG_BASELINE | JPEG_EXTENDED)
+            && info.bits_allocated == 8;
+        if jpeg_8bit && info.samples_per_pixel == 3 {
+            // The Photometric Interpretation decides the colour transform, not the codec.
+            let streams = jpeg_colour::frame_streams(fragments, info.frames())?;
+            let size = (info.columns, info.rows);
+            let mut out = Vec::with_capacity(frames.len() * info.rows * info.columns * 3);
+            for &f in frames {
+                out.extend(jpeg_colour::decode_rgb_frame(
+                    &streams[f],
+                    &info.photometric,
+                    size,
+                    self.limits.max_bytes,
+                )?);
+            }
+            return Ok((Samples::U8(out), Colour::Rgb));
+        }
         if info.transfer_syntax == JPEG_EXTENDED && info.bits_stored > 8 {
             // The registry's Rust JPEG decoders have no 12-bit DCT: our own decoder.
             let offsets = element.value().offset_table().unwrap_or(&[]);
@@ -366,6 +464,129 @@ impl DicomFile {
     }
 }
 
+/// The transfer syntax to read the data set with: the declared one, unless the first
+/// element shows the other VR mode of little endian (pydicom's rule, see
+/// [`detect::explicit_vr`]), which is then used with a warning. Implicit VR found under a
+/// transfer syntax that must be explicit (big endian, encapsulated) cannot be read that way:
+/// [`Error::DicomEncodingMismatch`].
+fn effective_transfer_syntax(
+    path: &Path,
+    declared: &str,
+    dataset: &[u8],
+    bare: bool,
+) -> Result<String> {
+    let Some(explicit) = detect::explicit_vr(dataset) else {
+        return Ok(declared.to_string());
+    };
+    let found = if explicit {
+        "explicit VR"
+    } else {
+        "implicit VR"
+    };
+    let switched = match (declared, explicit) {
+        (detect::IMPLICIT_LE, true) => detect::EXPLICIT_LE,
+        (detect::EXPLICIT_LE, false) => detect::IMPLICIT_LE,
+        (guard::DEFLATED, _) | (detect::IMPLICIT_LE, false) | (_, true) => {
+            return Ok(declared.to_string())
+        }
+        (_, false) => {
+            return Err(Error::DicomEncodingMismatch {
+                path: path.to_path_buf(),
+                declared: format!("{} ({declared})", ts_name(declared)),
+                found: found.into(),
+            })
+        }
+    };
+    if bare {
+        tracing::debug!(path = %path.display(), "data set without a file meta group is {found}");
+    } else {
+        tracing::warn!(
+            path = %path.display(),
+            declared,
+            "the file meta declares {} but the data set is {found}; reading it as {}",
+            ts_name(declared),
+            ts_name(switched)
+        );
+    }
+    Ok(switched.to_string())
+}
+
+/// A transfer syntax's name for messages.
+fn ts_name(uid: &str) -> &'static str {
+    match uid {
+        detect::IMPLICIT_LE => "Implicit VR Little Endian",
+        detect::EXPLICIT_LE => "Explicit VR Little Endian",
+        BIG_ENDIAN => "Explicit VR Big Endian",
+        guard::DEFLATED => "Deflated Explicit VR Little Endian",
+        _ => "an encapsulated transfer syntax",
+    }
+}
+
+/// Parses the data set with `ts` instead of what the file meta says (or without file meta),
+/// giving the object a file meta group that names `ts`.
+fn read_with_transfer_syntax(
+    bytes: &[u8],
+    magic_at: Option<usize>,
+    dataset: &[u8],
+    ts: &str,
+) -> std::result::Result<DefaultDicomObject, String> {
+    let syntax = TransferSyntaxRegistry
+        .get(ts)
+        .ok_or_else(|| format!("transfer syntax {ts} is not known"))?;
+    let obj =
+        InMemDicomObject::read_dataset_with_ts(dataset, syntax).map_err(|e| error_chain(&e))?;
+    let meta = match magic_at {
+        Some(at) => {
+            let mut meta = FileMetaTable::from_reader(&bytes[at..]).map_err(|e| error_chain(&e))?;
+            meta.transfer_syntax = ts.to_string();
+            meta
+        }
+        None => {
+            let uid = |tag| super::info::string(&obj, tag).unwrap_or_default();
+            FileMetaTableBuilder::new()
+                .transfer_syntax(ts)
+                .media_storage_sop_class_uid(uid(tags::SOP_CLASS_UID))
+                .media_storage_sop_instance_uid(uid(tags::SOP_INSTANCE_UID))
+                .build()
+                .map_err(|e| error_chain(&e))?
+        }
+    };
+    Ok(obj.with_exact_meta(meta))
+}
+
+/// Explicit VR Big Endian (retired, still written by old scanners and pydicom's test files).
+const BIG_ENDIAN: &str = "1.2.840.10008.1.2.2";
+
+/// The image's pixel element and, for Float (7FE0,0008) or Double Float (7FE0,0009) Pixel
+/// Data, the bytes per float sample.
+pub(crate) fn pixel_element(obj: &InMemDicomObject) -> Option<(&InMemElement, Option<usize>)> {
+    if let Some(e) = obj.get(tags::PIXEL_DATA) {
+        return Some((e, None));
+    }
+    if let Some(e) = obj.get(tags::FLOAT_PIXEL_DATA) {
+        return Some((e, Some(4)));
+    }
+    obj.get(tags::DOUBLE_FLOAT_PIXEL_DATA).map(|e| (e, Some(8)))
+}
+
+/// The bytes of a value read from an Explicit VR Big Endian file, in file order: the parser
+/// decoded each OW word, OL long and OF/OD float to a native number, which is encoded back
+/// most significant byte first. Byte values (OB) are already in file order.
+fn file_order_be(p: &PrimitiveValue) -> Vec<u8> {
+    match p {
+        PrimitiveValue::U8(v) => v.to_vec(),
+        PrimitiveValue::U16(v) => v.iter().flat_map(|x| x.to_be_bytes()).collect(),
+        PrimitiveValue::I16(v) => v.iter().flat_map(|x| x.to_be_bytes()).collect(),
+        PrimitiveValue::U32(v) => v.iter().flat_map(|x| x.to_be_bytes()).collect(),
+        PrimitiveValue::I32(v) => v.iter().flat_map(|x| x.to_be_bytes()).collect(),
+        PrimitiveValue::U64(v) => v.iter().flat_map(|x| x.to_be_bytes()).collect(),
+        PrimitiveValue::I64(v) => v.iter().flat_map(|x| x.to_be_bytes()).collect(),
+        PrimitiveValue::F32(v) => v.iter().flat_map(|x| x.to_be_bytes()).collect(),
+        PrimitiveValue::F64(v) => v.iter().flat_map(|x| x.to_be_bytes()).collect(),
+        other => other.to_bytes().into_owned(),
+    }
+}
+
 /// Pixel data values as little-endian bytes, whatever the file's byte order was.
 fn le_bytes(p: &PrimitiveValue) -> Cow<'_, [u8]> {
     match p {
@@ -376,6 +597,7 @@ fn le_bytes(p: &PrimitiveValue) -> Cow<'_, [u8]> {
         PrimitiveValue::U32(v) => Cow::Owned(v.iter().flat_map(|x| x.to_le_bytes()).collect()),
         PrimitiveValue::I32(v) => Cow::Owned(v.iter().flat_map(|x| x.to_le_bytes()).collect()),
         PrimitiveValue::F32(v) => Cow::Owned(v.iter().flat_map(|x| x.to_le_bytes()).collect()),
+        PrimitiveValue::F64(v) => Cow::Owned(v.iter().flat_map(|x| x.to_le_bytes()).collect()),
         _ => p.to_bytes(),
     }
 }

@@ -5,6 +5,16 @@
 //! read fails. This walk checks every declared length, at every nesting depth, against the
 //! bytes that remain, and bounds the nesting depth, so that every allocation the parser then
 //! makes is at most the size of the file.
+//!
+//! One length rule for both: the walk judges each element exactly as `dicom-parser` 0.10
+//! reads it (the same short/long length forms, the dictionary VR in implicit mode, OW for
+//! implicit pixel and overlay data). That parser reads a value of a fixed-size VR (US, UL,
+//! FD, …) in whole units (`len / 4` values for UL) yet advances its position by the declared
+//! length, so a length that is not a multiple of the unit leaves it reading the next header
+//! from the wrong byte, where lengths the walk never saw (up to 4 GiB) are allocated. Such an
+//! element (a VR changed without fixing its length: `tests/data/dicom-hostile/vr_ul_only.dcm`)
+//! is refused here. `guard_and_parser_agree_on_every_element` checks the agreement on mutated
+//! fixture files.
 
 use std::io::Read;
 
@@ -186,33 +196,52 @@ fn element_header(b: &[u8], pos: usize, enc: Encoding) -> Result<(usize, u32), S
     }
 }
 
-/// Whether two bytes name a value representation of PS3.5 Table 6.2-1.
-fn is_known_vr(vr: &[u8; 2]) -> bool {
-    const KNOWN: [&[u8; 2]; 34] = [
-        b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FD", b"FL", b"IS", b"LO", b"LT", b"OB",
-        b"OD", b"OF", b"OL", b"OV", b"OW", b"PN", b"SH", b"SL", b"SQ", b"SS", b"ST", b"SV", b"TM",
-        b"UC", b"UI", b"UL", b"UN", b"UR", b"US", b"UT", b"UV",
-    ];
-    KNOWN.contains(&vr)
-}
-
-/// One open container: a sequence, an item, or encapsulated pixel data.
+/// One open container, as `dicom-parser`'s `DataSetReader` stacks them.
 struct Open {
+    /// A sequence (expects items) or an item (expects elements).
+    sequence: bool,
+    /// Inside encapsulated pixel data: items are fragments of codec bytes.
+    pixel: bool,
     /// Offset where a defined-length container ends; `None` for undefined length.
     end: Option<usize>,
-    /// Items of encapsulated pixel data hold codec bytes, not elements.
-    fragments: bool,
-    /// Encoding of the elements inside (an undefined-length `UN` holds implicit VR).
-    enc: Encoding,
 }
 
-/// Whether the parser reads a defined-length implicit-VR element as a sequence: it takes the
-/// VR from the standard dictionary, so only tags the dictionary calls SQ are sequences (a
-/// private or unknown tag is UN bytes, whatever its value looks like).
-fn implicit_is_sequence(group: u16, elem: u16) -> bool {
+/// The VR the parser gives an implicit-VR element, as `dicom-encoding`'s implicit decoder
+/// does: OW for Pixel Data and Overlay Data (PS3.5 A.1), else the standard dictionary's
+/// (relaxed: US for US-or-SS, OW for OB-or-OW), else UN. So only tags the dictionary calls SQ
+/// are sequences (a private or unknown tag is UN bytes, whatever its value looks like).
+fn implicit_vr(group: u16, elem: u16) -> VR {
+    if (group, elem) == (0x7FE0, 0x0010) || (group >> 8 == 0x60 && elem == 0x3000) {
+        return VR::OW;
+    }
     StandardDataDictionary
         .by_tag(Tag(group, elem))
-        .is_some_and(|entry| entry.vr().relaxed() == VR::SQ)
+        .map_or(VR::UN, |entry| entry.vr().relaxed())
+}
+
+/// Bytes per value the parser reads for a VR: `dicom-parser` reads `len / unit` values of
+/// these and skips nothing, so the declared length must be a multiple of the unit.
+pub(crate) fn value_unit(vr: VR) -> usize {
+    match vr {
+        VR::US | VR::SS | VR::OW => 2,
+        VR::UL | VR::SL | VR::OL | VR::FL | VR::OF | VR::AT => 4,
+        VR::FD | VR::OD | VR::SV | VR::UV | VR::OV => 8,
+        _ => 1,
+    }
+}
+
+/// The VR the parser sees for two explicit VR bytes (an unknown VR is read as UN).
+fn explicit_vr(bytes: [u8; 2]) -> VR {
+    VR::from_binary(bytes).unwrap_or(VR::UN)
+}
+
+/// One element or item header as the walk read it: tag and declared length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Seen {
+    /// Group and element.
+    pub tag: (u16, u16),
+    /// Declared value length (`0xFFFF_FFFF`: undefined).
+    pub len: u32,
 }
 
 /// Checks every element of `data` (a data set in `enc`): each declared length fits in the
@@ -220,112 +249,189 @@ fn implicit_is_sequence(group: u16, elem: u16) -> bool {
 /// item is corrupt, and past that point the parser and this walk would disagree on where the
 /// next header is), and sequences nest at most [`MAX_DEPTH`] deep.
 pub(crate) fn check_dataset(data: &[u8], enc: Encoding) -> Result<(), String> {
+    walk(data, enc, &mut |_| {})
+}
+
+/// [`check_dataset`], telling `seen` every element and item header in stream order.
+///
+/// The walk is `dicom-parser` 0.10's `DataSetReader` state machine without the values: it
+/// expects item headers inside sequences and element headers elsewhere, closes a
+/// defined-length container when the position reaches its end, reads an item tag where an
+/// element is expected as an element of VR UN (an undefined one opens a sequence), ignores
+/// an item delimiter outside any container, and ends quietly at the end of the data.
+pub(crate) fn walk(data: &[u8], enc: Encoding, seen: &mut dyn FnMut(Seen)) -> Result<(), String> {
     let mut open: Vec<Open> = Vec::new();
+    let mut in_sequence = false;
+    let mut check_pending = false;
+    // Right after an encapsulated Pixel Data header: only an item or a sequence delimiter.
+    let mut pixel_start = false;
     let mut pos = 0usize;
+    let u32_at = |at: usize| enc.u32(data, at);
     loop {
-        while open.last().is_some_and(|o| o.end.is_some_and(|e| pos >= e)) {
-            open.pop();
-        }
-        if pos >= data.len() {
-            return Ok(());
+        if check_pending {
+            if let Some(top) = open.last() {
+                if let Some(end) = top.end {
+                    if end == pos {
+                        in_sequence = !top.sequence;
+                        open.pop();
+                        continue;
+                    }
+                    if end < pos {
+                        return Err(format!(
+                            "a value runs past the end of its container at byte {end}"
+                        ));
+                    }
+                }
+            }
+            check_pending = false;
         }
         if open.len() > MAX_DEPTH {
             return Err(format!("sequences nest deeper than {MAX_DEPTH} levels"));
         }
-        let cur = open.last().map_or(enc, |o| o.enc);
-        if pos + 8 > data.len() {
-            return Err(format!("element header at byte {pos} is cut off"));
-        }
-        // The innermost defined-length container bounds everything inside it.
-        let limit = open.iter().rev().find_map(|o| o.end).unwrap_or(data.len());
+        // The nearest end of an enclosing defined-length container bounds every length.
+        let limit = open
+            .iter()
+            .filter_map(|o| o.end)
+            .min()
+            .unwrap_or(data.len());
         let remaining = |start: usize| limit.saturating_sub(start);
-        let (group, elem) = (cur.u16(data, pos), cur.u16(data, pos + 2));
-        if group == 0xFFFE {
-            // Items and delimiters: a 4-byte length, never a VR.
-            let len = cur.u32(data, pos + 4);
+        if in_sequence {
+            if pos + 8 > data.len() {
+                if pos >= data.len() || open.last().is_some_and(|o| o.pixel) {
+                    return Ok(());
+                }
+                return Err(format!("item header at byte {pos} is cut off"));
+            }
+            let (group, elem) = (enc.u16(data, pos), enc.u16(data, pos + 2));
+            let len = u32_at(pos + 4);
             pos += 8;
-            match elem {
-                0xE000 => {
-                    let in_fragments = open.last().is_some_and(|o| o.fragments);
-                    if len == UNDEFINED {
-                        if in_fragments {
+            match (group, elem) {
+                (0xFFFE, 0xE000) => {
+                    let Some(parent) = open.last() else {
+                        return Err(format!("item outside a sequence at byte {}", pos - 8));
+                    };
+                    let pixel = parent.pixel;
+                    seen(Seen {
+                        tag: (group, elem),
+                        len,
+                    });
+                    let end = if len == UNDEFINED {
+                        if pixel {
                             return Err("pixel data fragment of undefined length".into());
                         }
-                        open.push(Open {
-                            end: None,
-                            fragments: false,
-                            enc: cur,
-                        });
+                        None
                     } else {
-                        let len = len as usize;
-                        if len > remaining(pos) {
+                        if len as usize > remaining(pos) {
                             return Err(format!(
                                 "item at byte {} declares {len} bytes, only {} remain",
                                 pos - 8,
                                 remaining(pos)
                             ));
                         }
-                        if in_fragments {
-                            pos += len;
-                        } else {
-                            open.push(Open {
-                                end: Some(pos + len),
-                                fragments: false,
-                                enc: cur,
-                            });
-                        }
+                        Some(pos + len as usize)
+                    };
+                    in_sequence = false;
+                    pixel_start = false;
+                    open.push(Open {
+                        sequence: false,
+                        pixel,
+                        end,
+                    });
+                    if pixel {
+                        // A fragment's bytes are read whole; its end closes the item.
+                        pos += len as usize;
+                        check_pending = true;
+                    } else if len == 0 {
+                        check_pending = true;
                     }
                 }
-                // Item and sequence delimiters close the innermost undefined-length container.
+                (0xFFFE, 0xE00D) if !pixel_start => {
+                    open.pop();
+                    in_sequence = true;
+                    check_pending = true;
+                }
+                (0xFFFE, 0xE0DD) => {
+                    open.pop();
+                    in_sequence = false;
+                    pixel_start = false;
+                    check_pending = true;
+                }
                 _ => {
-                    if let Some(i) = open.iter().rposition(|o| o.end.is_none()) {
-                        open.truncate(i);
-                    }
+                    return Err(format!(
+                        "({group:04X},{elem:04X}) at byte {} where an item header belongs",
+                        pos - 8
+                    ))
                 }
             }
             continue;
         }
-        let (header, len) = element_header(data, pos, cur)?;
-        let vr = cur.explicit.then(|| [data[pos + 4], data[pos + 5]]);
-        pos += header;
-        if len == UNDEFINED {
-            // An undefined-length UN (or unknown VR, which the parser reads as UN) holds
-            // implicit VR little endian elements.
-            let implicit_inside = vr.is_some_and(|v| !is_known_vr(&v) || &v == b"UN");
-            open.push(Open {
-                end: None,
-                fragments: (group, elem) == (0x7FE0, 0x0010),
-                enc: if implicit_inside {
-                    Encoding::IMPLICIT_LE
-                } else {
-                    cur
-                },
-            });
+        if pos >= data.len() {
+            return Ok(());
+        }
+        if pos + 8 > data.len() {
+            return Err(format!("element header at byte {pos} is cut off"));
+        }
+        let (group, elem) = (enc.u16(data, pos), enc.u16(data, pos + 2));
+        let (header, len, vr) = if group == 0xFFFE {
+            // Item and delimiter tags: a 4-byte length and no VR, read as UN.
+            (8, u32_at(pos + 4), VR::UN)
+        } else {
+            let (header, len) = element_header(data, pos, enc)?;
+            let vr = if enc.explicit {
+                explicit_vr([data[pos + 4], data[pos + 5]])
+            } else {
+                implicit_vr(group, elem)
+            };
+            (header, len, vr)
+        };
+        if (group, elem) == (0xFFFE, 0xE00D) {
+            pos += 8;
+            if !open.is_empty() {
+                open.pop();
+                in_sequence = true;
+                check_pending = true;
+            }
             continue;
         }
-        let len = len as usize;
-        if len > remaining(pos) {
+        seen(Seen {
+            tag: (group, elem),
+            len,
+        });
+        pos += header;
+        let defined = len != UNDEFINED;
+        if defined && len as usize > remaining(pos) {
             return Err(format!(
                 "element ({group:04X},{elem:04X}) at byte {} declares {len} bytes, only {} remain",
                 pos - header,
                 remaining(pos)
             ));
         }
-        // A defined-length sequence: explicit VR says SQ; implicit VR asks the dictionary,
-        // as the parser does.
-        let is_sequence = match vr {
-            Some(v) => &v == b"SQ",
-            None => implicit_is_sequence(group, elem),
-        };
-        if is_sequence {
+        if vr == VR::SQ || !defined {
+            // As the parser: an explicit SQ is a sequence of data set items even on the
+            // Pixel Data tag; only a non-SQ undefined-length Pixel Data holds fragments.
+            let pixel = vr != VR::SQ && (group, elem) == (0x7FE0, 0x0010) && !defined;
+            in_sequence = true;
+            pixel_start = pixel;
             open.push(Open {
-                end: Some(pos + len),
-                fragments: false,
-                enc: cur,
+                sequence: true,
+                pixel,
+                end: defined.then(|| pos + len as usize),
             });
-        } else {
-            pos += len;
+            if len == 0 {
+                check_pending = true;
+            }
+            continue;
         }
+        let unit = value_unit(vr);
+        if len as usize % unit != 0 {
+            return Err(format!(
+                "element ({group:04X},{elem:04X}) at byte {} has VR {vr} but declares {len} bytes, \
+                 not a whole number of {unit}-byte values (a VR changed without its length?)",
+                pos - header,
+            ));
+        }
+        pos += len as usize;
+        check_pending = true;
     }
 }
 
@@ -430,5 +536,135 @@ mod tests {
         let bomb = enc.finish().unwrap();
         assert!(inflate(&bomb, 1000).is_err());
         assert_eq!(inflate(&bomb, 1 << 20).unwrap().len(), 1 << 20);
+    }
+}
+/// The guard and `dicom-parser` must see the same element stream: same tags, same declared
+/// lengths, in the same order, on every file the guard accepts. Mutations target what the
+/// length rule is about: VRs swapped for others (lengths kept), lengths overwritten, flipped
+/// bytes in element headers.
+#[cfg(test)]
+mod agreement {
+    use super::*;
+    use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
+    use dicom_parser::dataset::{DataSetReader, DataToken};
+    use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
+
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n.max(1) as u64) as usize
+        }
+    }
+
+    const VRS: [&[u8; 2]; 12] = [
+        b"UL", b"US", b"FD", b"FL", b"SS", b"SL", b"AT", b"OB", b"OW", b"SQ", b"UN", b"CS",
+    ];
+
+    fn mutate(rng: &mut Rng, data: &[u8], explicit: bool) -> Vec<u8> {
+        let mut b = data.to_vec();
+        let vr_at: Vec<usize> = if explicit {
+            (0..b.len().saturating_sub(2))
+                .filter(|&i| VR::from_binary([b[i], b[i + 1]]).is_some())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        for _ in 0..1 + rng.below(3) {
+            match rng.below(3) {
+                0 if !vr_at.is_empty() => {
+                    let i = vr_at[rng.below(vr_at.len())];
+                    b[i..i + 2].copy_from_slice(VRS[rng.below(VRS.len())]);
+                }
+                1 => {
+                    let i = rng.below(b.len().saturating_sub(4));
+                    let v: u32 = [0xFFFF_FFFF, 2, 3, 6, 0x7FFF, 0x0001_0000][rng.below(6)];
+                    b[i..i + 4].copy_from_slice(&v.to_le_bytes());
+                }
+                _ => {
+                    let i = rng.below(b.len());
+                    b[i] ^= 1 << rng.below(8);
+                }
+            }
+        }
+        b
+    }
+
+    /// Tags and lengths as the parser reads them, up to its first error.
+    fn parser_view(data: &[u8], ts: &str) -> Vec<Seen> {
+        let syntax = TransferSyntaxRegistry
+            .get(ts)
+            .expect("a known transfer syntax");
+        let Ok(reader) = DataSetReader::new_with_ts(data, syntax) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for token in reader {
+            let seen = match token {
+                Ok(DataToken::ElementHeader(h)) => (h.tag, h.len.0),
+                Ok(DataToken::SequenceStart { tag, len }) => (tag, len.0),
+                Ok(DataToken::PixelSequenceStart) => (Tag(0x7FE0, 0x0010), UNDEFINED),
+                Ok(DataToken::ItemStart { len }) => (Tag(0xFFFE, 0xE000), len.0),
+                Ok(_) => continue,
+                Err(_) => break,
+            };
+            out.push(Seen {
+                tag: (seen.0 .0, seen.0 .1),
+                len: seen.1,
+            });
+        }
+        out
+    }
+
+    #[test]
+    fn guard_and_parser_agree_on_every_element() {
+        let mut rng = Rng(0x5DEE_CE66_D1CE_4E5B);
+        let (mut accepted, mut cases) = (0, 0);
+        for path in hulu_testkit::io_files("dicom", ".dcm") {
+            let original = std::fs::read(&path).unwrap();
+            let Ok(layout) = file_layout(&original) else {
+                continue;
+            };
+            if layout.transfer_syntax == DEFLATED {
+                continue;
+            }
+            let enc = encoding_of(&layout.transfer_syntax);
+            let data = &original[layout.dataset_at..];
+            for case in 0..hulu_testkit::fuzz_cases(40) {
+                let mutated = if case == 0 {
+                    data.to_vec()
+                } else {
+                    mutate(&mut rng, data, enc.explicit)
+                };
+                cases += 1;
+                let mut ours = Vec::new();
+                if walk(&mutated, enc, &mut |s| ours.push(s)).is_err() {
+                    continue;
+                }
+                accepted += 1;
+                let theirs = parser_view(&mutated, &layout.transfer_syntax);
+                let agree = theirs.len() <= ours.len() && theirs[..] == ours[..theirs.len()];
+                if !agree {
+                    let first = theirs.iter().zip(&ours).position(|(a, b)| a != b);
+                    let dump = std::env::temp_dir().join("hulu_guard_disagreement.bin");
+                    std::fs::write(&dump, &mutated).unwrap();
+                    panic!(
+                        "{} case {case}: guard and parser disagree at element {first:?}: \
+                         parser {:?}, guard {:?} (data set saved to {})",
+                        path.display(),
+                        first.map(|i| &theirs[i.saturating_sub(3)..(i + 2).min(theirs.len())]),
+                        first.map(|i| &ours[i.saturating_sub(3)..(i + 2).min(ours.len())]),
+                        dump.display()
+                    );
+                }
+            }
+        }
+        println!("{cases} cases, {accepted} accepted by the guard, all read alike");
+        assert!(accepted > 20, "too few accepted cases to judge: {accepted}");
     }
 }

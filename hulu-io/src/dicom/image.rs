@@ -150,6 +150,17 @@ impl DicomImage {
         self.info.rows * self.info.columns * spp
     }
 
+    /// The header as it holds for decoded frame `i`: an enhanced object's per-frame rescale
+    /// and window applied (see [`DicomInfo::for_frame`]).
+    pub fn frame_info(&self, i: usize) -> std::borrow::Cow<'_, DicomInfo> {
+        match self.frame_indices.get(i) {
+            Some(&k) if !self.info.per_frame.is_empty() => {
+                std::borrow::Cow::Owned(self.info.for_frame(k))
+            }
+            _ => std::borrow::Cow::Borrowed(&self.info),
+        }
+    }
+
     /// Whether the samples are grey levels (modality LUT and windowing apply).
     pub fn is_grey(&self) -> bool {
         self.colour == Colour::Grey
@@ -162,16 +173,18 @@ impl DicomImage {
     }
 
     /// Modality values of frame `i`: `stored × RescaleSlope + RescaleIntercept` (Hounsfield
-    /// units for CT); stored values as they are when the file has no rescale. `None` for
-    /// colour images, which have no modality LUT.
+    /// units for CT), with an enhanced object's per-frame slope and intercept; stored values
+    /// as they are when the file has no rescale. `None` for colour images, which have no
+    /// modality LUT.
     pub fn modality_frame(&self, i: usize) -> Option<Vec<f32>> {
         if !self.is_grey() {
             return None;
         }
         let n = self.frame_len();
         let values = self.stored.to_f64(i * n..(i + 1) * n);
-        let slope = self.info.rescale_slope.unwrap_or(1.0);
-        let intercept = self.info.rescale_intercept.unwrap_or(0.0);
+        let info = self.frame_info(i);
+        let slope = info.rescale_slope.unwrap_or(1.0);
+        let intercept = info.rescale_intercept.unwrap_or(0.0);
         Some(
             values
                 .into_iter()
@@ -195,6 +208,7 @@ impl DicomImage {
     fn grey_through_lut(
         &self,
         range: std::ops::Range<usize>,
+        info: &DicomInfo,
         window: &DicomWindow,
     ) -> Result<Option<Vec<u8>>> {
         let stored: Vec<i64> = match &self.stored {
@@ -210,12 +224,12 @@ impl DicomImage {
         if span > stored.len() {
             return Ok(None);
         }
-        let slope = self.info.rescale_slope.unwrap_or(1.0);
-        let intercept = self.info.rescale_intercept.unwrap_or(0.0);
+        let slope = info.rescale_slope.unwrap_or(1.0);
+        let intercept = info.rescale_intercept.unwrap_or(0.0);
         let values: Vec<f32> = (lo..=hi)
             .map(|s| (s as f64 * slope + intercept) as f32)
             .collect();
-        let lut = window.apply(&values, &self.info)?;
+        let lut = window.apply(&values, info)?;
         Ok(Some(
             stored.iter().map(|&s| lut[(s - lo) as usize]).collect(),
         ))
@@ -236,11 +250,12 @@ impl DicomImage {
         let data = match self.colour {
             Colour::Grey => {
                 let invert = self.info.photometric == Photometric::Monochrome1;
-                let grey = match self.grey_through_lut(range.clone(), window)? {
+                let info = self.frame_info(i);
+                let grey = match self.grey_through_lut(range.clone(), &info, window)? {
                     Some(grey) => grey,
                     None => {
                         let values = self.modality_frame(i).unwrap_or_default();
-                        window.apply(&values, &self.info)?
+                        window.apply(&values, &info)?
                     }
                 };
                 let mut data = Vec::with_capacity(grey.len() * 3);

@@ -3,6 +3,8 @@
 use dicom_dictionary_std::tags;
 use dicom_object::{InMemDicomObject, Tag};
 
+use super::frames::{read_per_frame, FrameAttributes};
+
 /// How pixel samples are to be interpreted (PS3.3 C.7.6.3.1.2).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Photometric {
@@ -74,6 +76,8 @@ pub struct DicomInfo {
     pub modality: Option<String>,
     /// Series Instance UID (0020,000E): which series the image belongs to.
     pub series_instance_uid: Option<String>,
+    /// Series Number (0020,0011).
+    pub series_number: Option<i64>,
     /// Rows (0028,0010): image height.
     pub rows: usize,
     /// Columns (0028,0011): image width.
@@ -114,9 +118,64 @@ pub struct DicomInfo {
     pub frame_time_ms: Option<f64>,
     /// Frame Time Vector (0018,1065): milliseconds since the previous frame, per frame.
     pub frame_time_vector_ms: Option<Vec<f64>>,
+    /// Enhanced multi-frame objects: each frame's own attributes from the functional groups
+    /// (empty for other objects). [`DicomInfo::for_frame`] applies them.
+    pub per_frame: Vec<FrameAttributes>,
 }
 
 impl DicomInfo {
+    /// The attributes that hold for frame `k`: this header with the frame's own rescale,
+    /// window, position, orientation and spacing from the Per-Frame Functional Groups
+    /// (PS3.3 C.7.6.16) in place of the shared ones. `per_frame` of the result is empty.
+    pub fn for_frame(&self, k: usize) -> DicomInfo {
+        let mut info = self.clone_without_frames();
+        if let Some(f) = self.per_frame.get(k) {
+            info.rescale_slope = f.rescale_slope.or(info.rescale_slope);
+            info.rescale_intercept = f.rescale_intercept.or(info.rescale_intercept);
+            if !f.window_center.is_empty() && !f.window_width.is_empty() {
+                info.window_center = f.window_center.clone();
+                info.window_width = f.window_width.clone();
+            }
+            info.image_position = f.image_position.or(info.image_position);
+            info.image_orientation = f.image_orientation.or(info.image_orientation);
+            info.pixel_spacing = f.pixel_spacing.or(info.pixel_spacing);
+            info.slice_thickness = f.slice_thickness.or(info.slice_thickness);
+        }
+        info
+    }
+
+    /// A copy without the per-frame list (cheap for objects of many frames).
+    fn clone_without_frames(&self) -> DicomInfo {
+        DicomInfo {
+            transfer_syntax: self.transfer_syntax.clone(),
+            sop_class_uid: self.sop_class_uid.clone(),
+            modality: self.modality.clone(),
+            series_instance_uid: self.series_instance_uid.clone(),
+            series_number: self.series_number,
+            photometric: self.photometric.clone(),
+            window_center: self.window_center.clone(),
+            window_width: self.window_width.clone(),
+            frame_time_vector_ms: self.frame_time_vector_ms.clone(),
+            per_frame: Vec::new(),
+            rows: self.rows,
+            columns: self.columns,
+            number_of_frames: self.number_of_frames,
+            samples_per_pixel: self.samples_per_pixel,
+            bits_allocated: self.bits_allocated,
+            bits_stored: self.bits_stored,
+            signed: self.signed,
+            planar_configuration: self.planar_configuration,
+            rescale_slope: self.rescale_slope,
+            rescale_intercept: self.rescale_intercept,
+            image_position: self.image_position,
+            image_orientation: self.image_orientation,
+            pixel_spacing: self.pixel_spacing,
+            slice_thickness: self.slice_thickness,
+            instance_number: self.instance_number,
+            frame_time_ms: self.frame_time_ms,
+        }
+    }
+
     /// Frames in the pixel data (1 when Number of Frames is absent).
     pub fn frames(&self) -> usize {
         self.number_of_frames.unwrap_or(1)
@@ -227,6 +286,7 @@ impl DicomInfo {
             sop_class_uid: string(obj, tags::SOP_CLASS_UID),
             modality: string(obj, tags::MODALITY),
             series_instance_uid: string(obj, tags::SERIES_INSTANCE_UID),
+            series_number: int(obj, tags::SERIES_NUMBER),
             rows: rows as usize,
             columns: columns as usize,
             number_of_frames,
@@ -250,17 +310,18 @@ impl DicomInfo {
             instance_number: int(obj, tags::INSTANCE_NUMBER),
             frame_time_ms: float(obj, tags::FRAME_TIME),
             frame_time_vector_ms: floats(obj, tags::FRAME_TIME_VECTOR),
+            per_frame: read_per_frame(obj, number_of_frames.unwrap_or(1)),
         })
     }
 }
 
 /// First item of the Shared Functional Groups Sequence of an enhanced multi-frame object.
-fn shared_group(obj: &InMemDicomObject) -> Option<&InMemDicomObject> {
+pub(crate) fn shared_group(obj: &InMemDicomObject) -> Option<&InMemDicomObject> {
     nested(obj, tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE)
 }
 
 /// First item of a sequence attribute.
-fn nested(obj: &InMemDicomObject, tag: Tag) -> Option<&InMemDicomObject> {
+pub(crate) fn nested(obj: &InMemDicomObject, tag: Tag) -> Option<&InMemDicomObject> {
     obj.get(tag)?.items()?.first()
 }
 
@@ -274,15 +335,15 @@ pub(crate) fn int(obj: &InMemDicomObject, tag: Tag) -> Option<i64> {
     obj.get(tag)?.to_int::<i64>().ok()
 }
 
-fn float(obj: &InMemDicomObject, tag: Tag) -> Option<f64> {
+pub(crate) fn float(obj: &InMemDicomObject, tag: Tag) -> Option<f64> {
     obj.get(tag)?.to_float64().ok().filter(|v| v.is_finite())
 }
 
-fn floats(obj: &InMemDicomObject, tag: Tag) -> Option<Vec<f64>> {
+pub(crate) fn floats(obj: &InMemDicomObject, tag: Tag) -> Option<Vec<f64>> {
     let v = obj.get(tag)?.to_multi_float64().ok()?;
     (!v.is_empty() && v.iter().all(|x| x.is_finite())).then_some(v)
 }
 
-fn fixed<const N: usize>(obj: &InMemDicomObject, tag: Tag) -> Option<[f64; N]> {
+pub(crate) fn fixed<const N: usize>(obj: &InMemDicomObject, tag: Tag) -> Option<[f64; N]> {
     floats(obj, tag)?.try_into().ok()
 }

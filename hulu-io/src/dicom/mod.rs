@@ -10,25 +10,40 @@
 //!   min-max), with MONOCHROME1 inverted, YBR converted to RGB and palettes applied.
 //! - [`DicomSeries`]: the files of one Series Instance UID sorted along the slice normal,
 //!   refusing mixed orientations and sizes.
-//! - [`load_dicom`]: a file or a series folder straight to a [`crate::Visual`] (image, cine
-//!   video with timestamps, or volume), with a window and a frame count.
+//! - [`DicomScan`]: hospital exports — nested study folders, `DICOMDIR`, `.zip` — by content,
+//!   every series listed, every skipped file reported, one chosen by [`SeriesChoice`].
+//! - [`load_dicom`]: a file, a series or study folder, a `DICOMDIR` or a zip straight to a
+//!   [`crate::Visual`] (image, cine video with timestamps, or volume), with a window and a
+//!   frame count.
+//!
+//! Files are recognised by content ([`is_dicom`]): Part 10 files, and data sets written
+//! without the Part 10 header. The VR mode of a data set is read from its bytes, not only
+//! from the declared transfer syntax. Enhanced multi-frame objects use each frame's own
+//! functional groups ([`FrameAttributes`]).
 
 mod codestream;
+mod detect;
 mod file;
+mod frames;
 mod guard;
 mod image;
 mod info;
 mod jpeg12;
+mod jpeg_colour;
 mod pixels;
 mod rle;
+mod scan;
 mod series;
 mod visual;
 mod window;
 
+pub use detect::is_dicom;
 pub use file::DicomFile;
+pub use frames::FrameAttributes;
 pub use image::{Colour, DicomImage, Palette};
 pub use info::{DicomInfo, Photometric};
 pub use pixels::Samples;
+pub use scan::{is_zip, DicomScan, SeriesChoice, Skipped, MAX_ZIP_ENTRIES, MAX_ZIP_RATIO};
 pub use series::{DicomSeries, MixedOrientation};
-pub use visual::{load_dicom, sample_cine, DicomRender};
+pub use visual::{load_dicom, load_dicom_with, sample_cine, DicomRender};
 pub use window::DicomWindow;

@@ -18,6 +18,10 @@ pub enum Samples {
     U32(Vec<u32>),
     /// Signed 32-bit.
     I32(Vec<i32>),
+    /// 32-bit IEEE floats, from Float Pixel Data (7FE0,0008).
+    F32(Vec<f32>),
+    /// 64-bit IEEE floats, from Double Float Pixel Data (7FE0,0009).
+    F64(Vec<f64>),
 }
 
 macro_rules! each {
@@ -29,6 +33,24 @@ macro_rules! each {
             Samples::I16($v) => $e,
             Samples::U32($v) => $e,
             Samples::I32($v) => $e,
+            Samples::F32($v) => $e,
+            Samples::F64($v) => $e,
+        }
+    };
+}
+
+/// Like `each!`, for the integer variants only; the float variants take their own arms.
+macro_rules! ints_or {
+    ($s:expr, $v:ident => $e:expr, $f32:ident => $fe32:expr, $f64:ident => $fe64:expr) => {
+        match $s {
+            Samples::U8($v) => $e,
+            Samples::I8($v) => $e,
+            Samples::U16($v) => $e,
+            Samples::I16($v) => $e,
+            Samples::U32($v) => $e,
+            Samples::I32($v) => $e,
+            Samples::F32($f32) => $fe32,
+            Samples::F64($f64) => $fe64,
         }
     };
 }
@@ -44,19 +66,34 @@ impl Samples {
         self.len() == 0
     }
 
-    /// Samples `range` widened to `i64` (exact for every variant).
+    /// Samples `range` widened to `i64` (exact for the integer variants; floats are
+    /// truncated toward zero, saturating).
     pub fn to_i64(&self, range: std::ops::Range<usize>) -> Vec<i64> {
-        each!(self, v => v[range].iter().map(|&x| i64::from(x)).collect())
+        ints_or!(self,
+            v => v[range].iter().map(|&x| i64::from(x)).collect(),
+            f => f[range].iter().map(|&x| x as i64).collect(),
+            d => d[range].iter().map(|&x| x as i64).collect())
     }
 
     /// Samples `range` as `f64` (exact for every variant).
     pub fn to_f64(&self, range: std::ops::Range<usize>) -> Vec<f64> {
-        each!(self, v => v[range].iter().map(|&x| f64::from(x)).collect())
+        ints_or!(self,
+            v => v[range].iter().map(|&x| f64::from(x)).collect(),
+            f => f[range].iter().map(|&x| f64::from(x)).collect(),
+            d => d[range].to_vec())
     }
 
     /// Samples `range` clamped to 0..=255 (colour data, which is 8-bit in practice).
     pub(crate) fn to_u8_clamped(&self, range: std::ops::Range<usize>) -> Vec<u8> {
-        each!(self, v => v[range].iter().map(|&x| i64::from(x).clamp(0, 255) as u8).collect())
+        self.to_i64(range)
+            .into_iter()
+            .map(|x| x.clamp(0, 255) as u8)
+            .collect()
+    }
+
+    /// Whether the samples are IEEE floats (Float or Double Float Pixel Data).
+    pub fn is_float(&self) -> bool {
+        matches!(self, Samples::F32(_) | Samples::F64(_))
     }
 
     /// Reorders colour-by-plane frames (`RRR…GGG…BBB…`) into interleaved samples.
@@ -94,6 +131,58 @@ fn fit(raw: u32, bits_stored: u16, signed: bool) -> i64 {
 /// Bytes one sample occupies once decoded (1-bit samples are unpacked to a byte).
 pub(crate) fn sample_bytes(bits_allocated: u16) -> usize {
     usize::from(bits_allocated.div_ceil(8)).max(1)
+}
+
+/// Unpacks `count` IEEE floats of `bytes_per_sample` (4 or 8) bytes each from little-endian
+/// native bytes (Float and Double Float Pixel Data, PS3.3 C.7.6.3.1.4).
+pub(crate) fn unpack_float(
+    bytes: &[u8],
+    bytes_per_sample: usize,
+    count: usize,
+) -> Result<Samples, String> {
+    let needed = count
+        .checked_mul(bytes_per_sample)
+        .ok_or("float pixel data size overflows")?;
+    if bytes.len() < needed {
+        return Err(format!(
+            "{} bytes of float pixel data, expected {needed}",
+            bytes.len()
+        ));
+    }
+    let bytes = &bytes[..needed];
+    Ok(if bytes_per_sample == 8 {
+        Samples::F64(
+            bytes
+                .chunks_exact(8)
+                .map(|c| f64::from_le_bytes(c.try_into().unwrap_or_default()))
+                .collect(),
+        )
+    } else {
+        Samples::F32(
+            bytes
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes(c.try_into().unwrap_or_default()))
+                .collect(),
+        )
+    })
+}
+
+/// Little-endian sample bytes from native pixel data bytes in file order.
+///
+/// Explicit VR Big Endian stores every sample most significant byte first, whatever the VR
+/// (OB, OW, OL), so each `bytes_per_sample` group is reversed; 8-bit samples in an OW value
+/// are swapped pairwise, as pydicom's native decoder does (`be_swap_ow`).
+pub(crate) fn big_endian_to_le(file_order: &[u8], bytes_per_sample: usize, ow: bool) -> Vec<u8> {
+    let unit = if bytes_per_sample == 1 && ow {
+        2
+    } else {
+        bytes_per_sample.max(1)
+    };
+    let mut out = file_order.to_vec();
+    for chunk in out.chunks_exact_mut(unit) {
+        chunk.reverse();
+    }
+    out
 }
 
 /// Unpacks `count` samples from little-endian native bytes (`bits_allocated` 1, 8, 16 or 32;

@@ -1,10 +1,10 @@
 //! A DICOM series: the image files of one SeriesInstanceUID, ordered along the slice normal.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::file::DicomFile;
+use super::scan::DicomScan;
 use crate::{Error, Limits, Result};
 
 /// Largest difference between direction cosines still taken as the same orientation.
@@ -41,10 +41,15 @@ pub struct DicomSeries {
 }
 
 impl DicomSeries {
-    /// The one series in a folder. A folder holding several series is an error that lists
-    /// them (use [`DicomSeries::scan_dir`] to get each). Files that are not DICOM and DICOM
-    /// objects without pixel data (DICOMDIR, reports) are skipped; broken image files are
-    /// errors. `mixed` decides what happens to slices whose orientations differ.
+    /// The one series under a folder (walked recursively). A folder holding several series
+    /// is an error that lists them (use [`DicomScan::open`] and [`DicomScan::choose`]).
+    /// Files that are not DICOM by content and DICOM objects without pixel data (DICOMDIR,
+    /// reports) are skipped and reported; broken image files are errors. `mixed` decides
+    /// what happens to slices whose orientations differ.
+    ///
+    /// # Errors
+    /// [`Error::DicomSeries`] (no image, several series, inconsistent geometry), and those
+    /// of [`DicomScan::open`].
     pub fn open_dir(
         dir: impl AsRef<Path>,
         mixed: MixedOrientation,
@@ -72,54 +77,26 @@ impl DicomSeries {
         }
     }
 
-    /// Every series in a folder (not recursive), each sorted, ordered by UID.
+    /// Every series under a folder (walked recursively, files recognised by content), each
+    /// sorted, ordered by Series Number then UID. Skipped files are logged; use
+    /// [`DicomScan::open`] to get them.
+    ///
+    /// # Errors
+    /// As [`DicomScan::open`].
     pub fn scan_dir(
         dir: impl AsRef<Path>,
         mixed: MixedOrientation,
         limits: &Limits,
     ) -> Result<Vec<Self>> {
-        let dir = dir.as_ref();
-        let _span = tracing::info_span!("dicom_series_scan", dir = %dir.display()).entered();
-        let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map_err(|e| Error::io(dir, e))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.is_file()
-                    && !p
-                        .file_name()
-                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-            })
-            .collect();
-        paths.sort();
-        let mut files = Vec::new();
-        let mut budget = limits.max_bytes as u64;
-        for path in paths {
-            if !has_dicom_magic(&path)? {
-                tracing::debug!(path = %path.display(), "not DICOM, skipped");
-                continue;
-            }
-            let len = std::fs::metadata(&path)
-                .map_err(|e| Error::io(&path, e))?
-                .len();
-            budget = budget.checked_sub(len).ok_or_else(|| Error::TooLarge {
-                what: dir.display().to_string(),
-                reason: format!(
-                    "files add up to more than the {} byte budget",
-                    limits.max_bytes
-                ),
-            })?;
-            match DicomFile::open(&path, limits) {
-                Ok(f) => files.push(f),
-                Err(Error::NoPixelData { .. }) => {
-                    tracing::debug!(path = %path.display(), "no pixel data, skipped")
-                }
-                Err(e) => return Err(e),
-            }
-            limits.check_frames(&dir.display().to_string(), files.len())?;
-        }
-        if files.is_empty() {
-            return Err(series_err(dir, "no DICOM image files".into()));
-        }
+        Ok(DicomScan::open(dir, mixed, limits)?.series)
+    }
+
+    /// Groups image files by Series Instance UID and sorts each group.
+    pub(crate) fn group(
+        source: &Path,
+        files: Vec<DicomFile>,
+        mixed: MixedOrientation,
+    ) -> Result<Vec<Self>> {
         let mut groups: BTreeMap<Option<String>, Vec<DicomFile>> = BTreeMap::new();
         for f in files {
             groups
@@ -127,10 +104,22 @@ impl DicomSeries {
                 .or_default()
                 .push(f);
         }
-        groups
+        let mut series = groups
             .into_values()
-            .map(|files| Self::sorted(dir, files, mixed))
-            .collect()
+            .map(|files| Self::sorted(source, files, mixed))
+            .collect::<Result<Vec<_>>>()?;
+        series.sort_by(|a, b| {
+            let key = |s: &Self| (s.series_number().is_none(), s.series_number());
+            key(a)
+                .cmp(&key(b))
+                .then_with(|| a.series_instance_uid.cmp(&b.series_instance_uid))
+        });
+        Ok(series)
+    }
+
+    /// Series Number (0020,0011) of the first slice.
+    pub fn series_number(&self) -> Option<i64> {
+        self.slices.first().and_then(|f| f.info().series_number)
     }
 
     /// A series from an explicit list of files, which must all share one Series Instance UID.
@@ -314,20 +303,6 @@ impl DicomSeries {
         let all: Vec<usize> = (0..self.len()).collect();
         self.volume_of(&all, limits)
     }
-}
-
-/// Whether a file starts like DICOM Part 10 (`DICM` at byte 128, or at 0 without preamble).
-fn has_dicom_magic(path: &Path) -> Result<bool> {
-    let mut head = [0u8; 132];
-    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut n = 0;
-    while n < head.len() {
-        match f.read(&mut head[n..]).map_err(|e| Error::io(path, e))? {
-            0 => break,
-            k => n += k,
-        }
-    }
-    Ok((n == 132 && &head[128..132] == b"DICM") || (n >= 4 && &head[..4] == b"DICM"))
 }
 
 fn series_err(dir: &Path, reason: String) -> Error {

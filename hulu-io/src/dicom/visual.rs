@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use super::file::DicomFile;
+use super::scan::{is_zip, DicomScan, SeriesChoice};
 use super::series::{DicomSeries, MixedOrientation};
 use super::window::DicomWindow;
 use crate::video::linspace_indices;
@@ -78,7 +79,8 @@ fn sample_slices(n: usize, max_frames: Option<usize>) -> Vec<usize> {
 impl DicomFile {
     /// The file as a [`Visual`]: one frame is an image; a multi-frame cine (frame timing, or
     /// ultrasound/angiography) a video with timestamps, sampled by [`sample_cine`]; any
-    /// other multi-frame object (enhanced CT/MR) a volume, slices chosen by `max_frames`.
+    /// other multi-frame object (enhanced CT/MR) a volume, its frames ordered along the slice
+    /// normal ([`DicomFile::frames_along_normal`]) and chosen by `max_frames`.
     /// Only the chosen frames are decoded.
     pub fn to_visual(&self, render: &DicomRender) -> Result<Visual> {
         let _span = tracing::info_span!("dicom_to_visual", path = %self.path().display()).entered();
@@ -94,11 +96,13 @@ impl DicomFile {
             let stamps = frames.iter().map(|&f| times[f]).collect();
             (VisualKind::Video, frames, Some(stamps))
         } else {
-            (
-                VisualKind::Volume,
-                sample_slices(n, render.max_frames),
-                None,
-            )
+            // Enhanced volumes: slices in anatomical order, as a single-frame series.
+            let order = self.frames_along_normal(MixedOrientation::Reject)?;
+            let frames = sample_slices(n, render.max_frames)
+                .into_iter()
+                .map(|i| order[i])
+                .collect();
+            (VisualKind::Volume, frames, None)
         };
         let image = self.decode_frames(&frames)?;
         let frames = (0..image.frames())
@@ -128,16 +132,44 @@ impl DicomSeries {
     }
 }
 
-/// Reads a DICOM file or a series folder as a [`Visual`]: a folder becomes the volume of its
-/// one series (mixed orientations refused), a file an image, video or volume (see
-/// [`DicomFile::to_visual`]).
+/// Reads a DICOM file, a series or study folder, a `DICOMDIR` or a zipped export as a
+/// [`Visual`]; see [`load_dicom_with`], with the default [`SeriesChoice::Largest`].
+///
+/// # Errors
+/// As [`load_dicom_with`].
 pub fn load_dicom(path: impl AsRef<Path>, render: &DicomRender, limits: &Limits) -> Result<Visual> {
+    load_dicom_with(path, render, &SeriesChoice::default(), limits)
+}
+
+/// Reads DICOM as a [`Visual`]: a folder (walked recursively, e.g. PATIENT/STUDY/SERIES), a
+/// `DICOMDIR` (its folder is scanned) or a `.zip` export (all recognised by content) becomes
+/// the volume of the series `choice` picks (mixed orientations refused); a single file an
+/// image, video or volume (see [`DicomFile::to_visual`]).
+///
+/// # Errors
+/// [`Error::Io`], those of [`DicomScan::open`] and [`DicomScan::choose`] for exports, of
+/// [`DicomFile::open`] and [`DicomFile::to_visual`] for one file.
+pub fn load_dicom_with(
+    path: impl AsRef<Path>,
+    render: &DicomRender,
+    choice: &SeriesChoice,
+    limits: &Limits,
+) -> Result<Visual> {
     let path = path.as_ref();
+    let _span = tracing::info_span!("load_dicom", path = %path.display()).entered();
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
-    if meta.is_dir() {
-        DicomSeries::open_dir(path, MixedOrientation::Reject, limits)?.to_visual(render)
+    let export = if meta.is_dir() || is_zip(path) {
+        Some(path)
+    } else if path.file_name().is_some_and(|n| n == "DICOMDIR") {
+        path.parent()
     } else {
-        DicomFile::open(path, limits)?.to_visual(render)
+        None
+    };
+    match export {
+        Some(source) => DicomScan::open(source, MixedOrientation::Reject, limits)?
+            .choose(choice)?
+            .to_visual(render),
+        None => DicomFile::open(path, limits)?.to_visual(render),
     }
 }
 
