@@ -6,11 +6,14 @@
 //! Frames already decoded elsewhere (a DICOM cine) go through [`sample_decoded`].
 
 mod annexb;
+mod avcc;
 mod boxes;
+mod display;
 #[cfg(feature = "ffmpeg")]
 mod ffmpeg;
 mod mp4;
 mod sampling;
+mod table;
 mod yuv;
 
 use std::path::Path;
@@ -89,13 +92,18 @@ fn check_options(options: &VideoOptions) -> Result<()> {
     Ok(())
 }
 
-/// Samples frames decoded elsewhere (e.g. a DICOM cine) with the same rule as a video:
-/// frame `i` is presented at `i / frames_per_second` and the stream ends one frame after the
-/// last.
+/// Samples frames decoded elsewhere with the same rule as a video: frame `i` is presented at
+/// `i / frames_per_second` and the stream ends one frame after the last.
+///
+/// # Errors
+///
+/// [`Error::InvalidRequest`] for a frame rate or options out of range, [`Error::TooLarge`]
+/// when the picks exceed `limits.max_frames`.
 pub fn sample_decoded(
     frames: Vec<RgbFrame>,
     frames_per_second: f64,
     options: &VideoOptions,
+    limits: &Limits,
 ) -> Result<Visual> {
     check_options(options)?;
     if !(frames_per_second > 0.0 && frames_per_second.is_finite()) {
@@ -107,7 +115,7 @@ pub fn sample_decoded(
         .map(|i| i as f64 / frames_per_second)
         .collect();
     let end = frames.len() as f64 / frames_per_second;
-    let picks = pick_frames(&pts, end, options);
+    let picks = pick_frames("decoded frames", &pts, end, options, limits)?;
     let out: Vec<RgbFrame> = picks.iter().map(|p| frames[p.frame].clone()).collect();
     let mut visual = Visual::new(VisualKind::Video, out);
     visual.timestamps = Some(picks.iter().map(|p| p.timestamp).collect());
