@@ -52,7 +52,8 @@ pub fn sample_cine(times_s: &[f64], fps: Option<f64>, max_frames: Option<usize>)
                     } else {
                         ((times_s[i - 1] + times_s[i]) / 2.0 * fps).floor()
                     };
-                    [k0 - 1.0, k0, k0 + 1.0, k0 + 2.0]
+                    let k1 = next_integer(k0);
+                    [k0 - 1.0, k0, k1, next_integer(k1)]
                         .into_iter()
                         .any(|k| in_range(k) && nearest_frame(times_s, k / fps) == i)
                 })
@@ -69,6 +70,16 @@ pub fn sample_cine(times_s: &[f64], fps: Option<f64>, max_frames: Option<usize>)
         }
     }
     picked
+}
+
+/// The next instant number after `k`: `k + 1`, or beyond 2^53 (where `k + 1 == k`) the next
+/// representable number.
+fn next_integer(k: f64) -> f64 {
+    if k + 1.0 > k || !k.is_finite() || k < 0.0 {
+        k + 1.0
+    } else {
+        f64::from_bits(k.to_bits() + 1)
+    }
 }
 
 /// The first frame of non-decreasing `times` nearest to `t` (ties go to the earlier frame).
