@@ -101,7 +101,13 @@ fn walk(mut rest: &[u8], depth: usize, parent: Option<&[u8; 4]>) -> Result<(), S
         let name = String::from_utf8_lossy(&kind).into_owned();
         let (size, header) = match small {
             0 if depth == 0 => (rest.len() as u64, 8u64),
-            0 => return Err(format!("box {name:?} inside {parent:?} has size 0")),
+            0 => {
+                let parent = parent.map(|p| String::from_utf8_lossy(p).into_owned());
+                return Err(format!(
+                    "box {name:?} inside {:?} has size 0 (allowed only at the top level)",
+                    parent.unwrap_or_default()
+                ));
+            }
             1 => {
                 let Some(large) = rest.get(8..16) else {
                     return Err("truncated 64-bit box size".into());
