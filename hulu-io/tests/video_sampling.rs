@@ -139,3 +139,24 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn mp4_with_absurd_fps_is_quick() {
+    // tests/data/video-ffmpeg/video-plain.mp4: 35 frames at 10 fps (3.5 s).
+    let clip =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/video-ffmpeg/video-plain.mp4");
+    for fps in [1e300, 1e9, 1e-300] {
+        let options = VideoOptions {
+            fps: Some(fps),
+            max_frames: 180,
+        };
+        let start = Instant::now();
+        let visual = hulu_io::video::load_video(&clip, &options).unwrap();
+        let took = start.elapsed();
+        println!("fps {fps:e}: {} frames in {took:?}", visual.frames.len());
+        assert!(took < QUICK * 5);
+        // Past 10 fps every tick repeats a frame; the picks stay within max_frames.
+        let want = if fps < 1.0 { 1 } else { 180 };
+        assert_eq!(visual.frames.len(), want);
+    }
+}
