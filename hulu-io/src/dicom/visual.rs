@@ -33,27 +33,32 @@ impl Default for DicomRender {
 }
 
 /// Frames of a cine sampled like video: at `fps` on the frame times (for each instant
-/// `k / fps` up to the last frame's time, the frame nearest to it, without repeats), then at
-/// most `max_frames` of those by `linspace`.
+/// `k / fps` up to the last frame's time, the frame nearest to it, ties to the earlier,
+/// without repeats), then at most `max_frames` of those by `linspace`.
+///
+/// `times_s` must be non-decreasing (as [`super::DicomInfo::frame_times_s`] gives them). The
+/// work is a few binary searches per frame, never one step per instant: a Frame Time of
+/// 10^12 ms (`tests/data/cine-absurd-frame-time/`) or an `fps` of 10^9 costs what a short
+/// cine does, and every frame whose neighbourhood holds an instant is kept.
 pub fn sample_cine(times_s: &[f64], fps: Option<f64>, max_frames: Option<usize>) -> Vec<usize> {
     let mut picked: Vec<usize> = match (fps, times_s.last()) {
         (Some(fps), Some(&last)) if fps > 0.0 && fps.is_finite() => {
-            let mut out: Vec<usize> = Vec::new();
-            let mut k = 0usize;
-            loop {
-                let t = k as f64 / fps;
-                if t > last + 1e-9 {
-                    break;
-                }
-                let nearest = (0..times_s.len())
-                    .min_by(|&a, &b| (times_s[a] - t).abs().total_cmp(&(times_s[b] - t).abs()))
-                    .unwrap_or(0);
-                if out.last() != Some(&nearest) {
-                    out.push(nearest);
-                }
-                k += 1;
-            }
-            out
+            let in_range = |k: f64| k >= 0.0 && k / fps <= last + 1e-9;
+            (0..times_s.len())
+                .filter(|&i| {
+                    // Instants nearest to frame `i` lie above the midpoint with the previous
+                    // frame; the first of them is within a step of that midpoint's tick.
+                    let k0 = if i == 0 {
+                        0.0
+                    } else {
+                        ((times_s[i - 1] + times_s[i]) / 2.0 * fps).floor()
+                    };
+                    let k1 = next_integer(k0);
+                    [k0 - 1.0, k0, k1, next_integer(k1)]
+                        .into_iter()
+                        .any(|k| in_range(k) && nearest_frame(times_s, k / fps) == i)
+                })
+                .collect()
         }
         _ => (0..times_s.len()).collect(),
     };
@@ -66,6 +71,28 @@ pub fn sample_cine(times_s: &[f64], fps: Option<f64>, max_frames: Option<usize>)
         }
     }
     picked
+}
+
+/// The next instant number after `k`: `k + 1`, or beyond 2^53 (where `k + 1 == k`) the next
+/// representable number.
+fn next_integer(k: f64) -> f64 {
+    if k + 1.0 > k || !k.is_finite() || k < 0.0 {
+        k + 1.0
+    } else {
+        f64::from_bits(k.to_bits() + 1)
+    }
+}
+
+/// The first frame of non-decreasing `times` nearest to `t` (ties go to the earlier frame).
+fn nearest_frame(times: &[f64], t: f64) -> usize {
+    let above = times.partition_point(|&x| x < t);
+    let best = match (above.checked_sub(1), times.get(above)) {
+        (Some(below), Some(&next)) if (next - t).abs() < (times[below] - t).abs() => next,
+        (Some(below), _) => times[below],
+        (None, _) => times[0],
+    };
+    // The first of a run of equal times.
+    times.partition_point(|&x| x < best)
 }
 
 /// Indices of `n` slices to keep under `max_frames`.

@@ -46,7 +46,7 @@ pub fn load_with_ffmpeg(path: &Path, options: &VideoOptions, limits: &Limits) ->
         times.push(t);
     }
     times.sort_by(f64::total_cmp);
-    let picks = pick_frames(&times, end, options);
+    let picks = pick_frames(&what, &times, end, options, limits)?;
     if picks.is_empty() {
         return Err(invalid(&what, "the video stream has no frames"));
     }
@@ -73,7 +73,7 @@ pub fn load_with_ffmpeg(path: &Path, options: &VideoOptions, limits: &Limits) ->
         ff::software::scaling::Flags::BILINEAR,
     )
     .map_err(|e| invalid(&what, e))?;
-    let mut picked = PickedFrames::new(picks);
+    let mut picked = PickedFrames::new(picks, 0);
     let mut drain = |decoder: &mut ff::decoder::Video| -> Result<()> {
         let mut frame = ff::frame::Video::empty();
         while decoder.receive_frame(&mut frame).is_ok() {

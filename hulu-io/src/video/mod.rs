@@ -1,16 +1,55 @@
 //! Video frames sampled like the reference: one frame per second by default, at most
-//! `max_frames` (evenly down-sampled with `linspace`), with timestamps in seconds.
+//! `max_frames` (evenly down-sampled with `linspace`), with timestamps in seconds, presented
+//! as FFmpeg presents them (the reference decodes through FFmpeg): display matrix applied,
+//! colour range and matrix from the stream, samples before an edit list's start hidden.
 //!
-//! MP4 files with an H.264 track decode with no system libraries (the `mp4` crate and a
-//! bundled OpenH264). Other containers and codecs need the `ffmpeg` cargo feature.
-//! Frames already decoded elsewhere (a DICOM cine) go through [`sample_decoded`].
+//! MP4 files with an H.264 track decode with no system libraries (Mozilla's `mp4parse`
+//! demuxer and a bundled OpenH264). Other containers and codecs need the `ffmpeg` cargo
+//! feature. Frames already decoded elsewhere go through [`sample_decoded`].
+//!
+//! # Why `mp4parse`, behind a count guard
+//!
+//! The `mp4` crate (0.14) this module used panicked on an `stts` entry counting 0 samples
+//! (`tests/data/mp4-hostile/stts_sample_count_0.mp4`) and looped forever on a `udta` box of
+//! size 0 inside `moov` (`udta_size_0.mp4`). Three ways out were measured on those two files
+//! and on 5000 mutations of `carphone_distorted.mp4` (1–5 random bytes changed, half of them
+//! then cut short; each parse on its own thread, 2 s limit; release build):
+//!
+//! | parser | `udta_size_0` | `stts_sample_count_0` | 5000 mutations | largest allocation |
+//! |---|---|---|---|---|
+//! | `mp4` crate alone | hangs | panics | 3 hangs in the first 1911 (stopped there) | 4.1 GB |
+//! | (a) box guard + `mp4` crate (the old guard) | hangs | panics | 3 hangs in the first 1911 | 4.1 GB |
+//! | (a) the stricter guard below + `mp4` crate | error | panics | no hang | 4.2 GB |
+//! | (b) `mp4parse` 0.17 alone | error | parses | no panic, no hang | 33.5 GB (fallible) |
+//! | (b) the guard below + `mp4parse` | error | parses | no panic, no hang, ≤ 104 ms | 1428 bytes |
+//!
+//! (a) alone is whack-a-mole: each guard rule answers one failure of a crate that was not
+//! written for hostile input, and it still allocates gigabytes from one lying field.
+//! (c) a watchdog only stops *waiting*: a Rust thread cannot be killed, so the looping parse
+//! keeps a core busy for the life of the process (each of the three hangs above spun until
+//! the measurement ended) and the 4.1 GB allocation happens well inside any time limit.
+//! (b) `mp4parse` is fuzzed continuously by Mozilla (it parses every MP4 Firefox plays) and
+//! allocates fallibly, but it reserves a table's memory from the entry count a box declares;
+//! the `boxes` module therefore refuses tables whose declared entries do not fit in their box, and
+//! boxes of size 0 below the top level, before `mp4parse` runs. The sample table is then
+//! walked by our own `table` module, bounded by the samples `stsz` lists (see there for why
+//! not `mp4parse::unstable::create_sample_table`). The same checks run in the test suite
+//! (`tests/video_hostile.rs`: 400 mutations by default, `HULU_MUTATIONS=5000` for more;
+//! no panic anywhere, bounded time, largest allocation within 16 bytes per input byte plus
+//! one frame). OpenH264 stays behind `catch_unwind` only for its Rust wrapper.
+//!
+//! Picking frames costs what the frames cost, never one step per claimed second or per
+//! `fps` tick ([`pick_frames`]; the DICOM cine rule, `crate::dicom::sample_cine`, likewise).
 
 mod annexb;
+mod avcc;
 mod boxes;
+mod display;
 #[cfg(feature = "ffmpeg")]
 mod ffmpeg;
 mod mp4;
 mod sampling;
+mod table;
 mod yuv;
 
 use std::path::Path;
@@ -89,13 +128,18 @@ fn check_options(options: &VideoOptions) -> Result<()> {
     Ok(())
 }
 
-/// Samples frames decoded elsewhere (e.g. a DICOM cine) with the same rule as a video:
-/// frame `i` is presented at `i / frames_per_second` and the stream ends one frame after the
-/// last.
+/// Samples frames decoded elsewhere with the same rule as a video: frame `i` is presented at
+/// `i / frames_per_second` and the stream ends one frame after the last.
+///
+/// # Errors
+///
+/// [`Error::InvalidRequest`] for a frame rate or options out of range, [`Error::TooLarge`]
+/// when the picks exceed `limits.max_frames`.
 pub fn sample_decoded(
     frames: Vec<RgbFrame>,
     frames_per_second: f64,
     options: &VideoOptions,
+    limits: &Limits,
 ) -> Result<Visual> {
     check_options(options)?;
     if !(frames_per_second > 0.0 && frames_per_second.is_finite()) {
@@ -107,7 +151,7 @@ pub fn sample_decoded(
         .map(|i| i as f64 / frames_per_second)
         .collect();
     let end = frames.len() as f64 / frames_per_second;
-    let picks = pick_frames(&pts, end, options);
+    let picks = pick_frames("decoded frames", &pts, end, options, limits)?;
     let out: Vec<RgbFrame> = picks.iter().map(|p| frames[p.frame].clone()).collect();
     let mut visual = Visual::new(VisualKind::Video, out);
     visual.timestamps = Some(picks.iter().map(|p| p.timestamp).collect());

@@ -4,22 +4,26 @@
 
 use std::collections::BTreeMap;
 
-use crate::{Error, Result, RgbFrame, Visual, VisualKind};
+use crate::{Error, Limits, Result, RgbFrame, Visual, VisualKind};
 
 /// The frames a list of [`Pick`]s wants, collected while a decoder shows frames in display
 /// order: each decoder converts a frame to RGB only when it is wanted.
 pub(crate) struct PickedFrames {
     picks: Vec<Pick>,
     wanted: BTreeMap<usize, Option<RgbFrame>>,
+    /// Frames the decoder outputs first that are never shown (before an edit list starts).
+    hidden: usize,
     shown: usize,
 }
 
 impl PickedFrames {
-    pub(crate) fn new(picks: Vec<Pick>) -> Self {
-        let wanted = picks.iter().map(|p| (p.frame, None)).collect();
+    /// Collects `picks`, whose frame numbers count from the first frame after `hidden` ones.
+    pub(crate) fn new(picks: Vec<Pick>, hidden: usize) -> Self {
+        let wanted = picks.iter().map(|p| (p.frame + hidden, None)).collect();
         PickedFrames {
             picks,
             wanted,
+            hidden,
             shown: 0,
         }
     }
@@ -40,13 +44,14 @@ impl PickedFrames {
         for p in &self.picks {
             let frame = self
                 .wanted
-                .get(&p.frame)
+                .get(&(p.frame + self.hidden))
                 .and_then(|f| f.clone())
                 .ok_or_else(|| Error::InvalidVideo {
                     what: what.to_string(),
                     reason: format!(
                         "decoded {} frames, but frame {} was chosen",
-                        self.shown, p.frame
+                        self.shown,
+                        p.frame + self.hidden
                     ),
                 })?;
             frames.push(frame);
@@ -117,9 +122,24 @@ pub struct Pick {
 /// `floor(pts * f) <= n`, stamped `pts[0] + (n - first) / f` as the reference's `arange`.
 /// At least one frame is kept for a non-empty stream. Then, if more than `max_frames`
 /// remain, `linspace` picks `max_frames` of them.
-pub fn pick_frames(pts: &[f64], end: f64, options: &VideoOptions) -> Vec<Pick> {
+///
+/// The work is one binary search per pick: the ticks are chosen before any is visited, so a
+/// claimed duration of 10^15 s or an `fps` of 10^9 costs no more than a short clip.
+///
+/// # Errors
+///
+/// [`Error::TooLarge`] naming `what` when the picks would exceed `limits.max_frames` (a
+/// stream whose durations claim more seconds than the frame limit, with a large
+/// `max_frames`), checked before anything is allocated.
+pub fn pick_frames(
+    what: &str,
+    pts: &[f64],
+    end: f64,
+    options: &VideoOptions,
+    limits: &Limits,
+) -> Result<Vec<Pick>> {
     if pts.is_empty() {
-        return Vec::new();
+        return Ok(Vec::new());
     }
     let start = pts[0];
     match options.fps {
@@ -128,6 +148,8 @@ pub fn pick_frames(pts: &[f64], end: f64, options: &VideoOptions) -> Vec<Pick> {
             let last = (end * f).floor();
             // A saturating cast: a corrupt duration gives many ticks, never a panic.
             let ticks = ((last - first).max(1.0)) as usize;
+            let count = ticks.min(options.max_frames);
+            limits.check_frames(what, count)?;
             // Choose the ticks first, so a hostile duration costs `max_frames` lookups rather
             // than one entry per second of claimed duration.
             let chosen = if ticks > options.max_frames {
@@ -135,7 +157,7 @@ pub fn pick_frames(pts: &[f64], end: f64, options: &VideoOptions) -> Vec<Pick> {
             } else {
                 (0..ticks).collect()
             };
-            chosen
+            Ok(chosen
                 .into_iter()
                 .map(|n| {
                     let tick = first + n as f64;
@@ -145,17 +167,18 @@ pub fn pick_frames(pts: &[f64], end: f64, options: &VideoOptions) -> Vec<Pick> {
                         timestamp: start + n as f64 / f,
                     }
                 })
-                .collect()
+                .collect())
         }
         _ => {
             let n = pts.len();
+            limits.check_frames(what, n.min(options.max_frames))?;
             let span = end - start;
             let chosen = if n > options.max_frames {
                 linspace_indices(n, options.max_frames)
             } else {
                 (0..n).collect()
             };
-            chosen
+            Ok(chosen
                 .into_iter()
                 .map(|i| Pick {
                     frame: i,
@@ -165,7 +188,7 @@ pub fn pick_frames(pts: &[f64], end: f64, options: &VideoOptions) -> Vec<Pick> {
                         start
                     },
                 })
-                .collect()
+                .collect())
         }
     }
 }
@@ -187,32 +210,38 @@ mod tests {
     fn one_fps_takes_the_last_frame_of_each_second() {
         // 25 fps for 5.28 s: FFmpeg's fps=1:round=down emits frames 24, 49, 74, 99, 124.
         let pts: Vec<f64> = (0..132).map(|i| i as f64 / 25.0).collect();
-        let picks = pick_frames(&pts, 5.28, &VideoOptions::default());
+        let limits = Limits::default();
+        let picks = pick_frames("t", &pts, 5.28, &VideoOptions::default(), &limits).unwrap();
         let frames: Vec<usize> = picks.iter().map(|p| p.frame).collect();
         assert_eq!(frames, [24, 49, 74, 99, 124]);
         let ts: Vec<f64> = picks.iter().map(|p| p.timestamp).collect();
         assert_eq!(ts, [0.0, 1.0, 2.0, 3.0, 4.0]);
         // max_frames 3 keeps ticks 0, 2 and 4.
         let few = pick_frames(
+            "t",
             &pts,
             5.28,
             &VideoOptions {
                 max_frames: 3,
                 ..VideoOptions::default()
             },
-        );
+            &limits,
+        )
+        .unwrap();
         assert_eq!(
             few.iter().map(|p| p.frame).collect::<Vec<_>>(),
             [24, 74, 124]
         );
         // A corrupt duration of 10^15 s is sampled without one entry per second.
-        let hostile = pick_frames(&pts, 1e15, &VideoOptions::default());
+        let hostile = pick_frames("t", &pts, 1e15, &VideoOptions::default(), &limits).unwrap();
         assert_eq!(hostile.len(), 180);
         assert_eq!(hostile[0].frame, 24);
         assert_eq!(hostile[179].frame, 131);
         // A clip shorter than a second still yields one frame.
         assert_eq!(
-            pick_frames(&pts[..5], 0.2, &VideoOptions::default()).len(),
+            pick_frames("t", &pts[..5], 0.2, &VideoOptions::default(), &limits)
+                .unwrap()
+                .len(),
             1
         );
     }
