@@ -382,7 +382,7 @@ impl PreprocessorConfig {
 }
 
 fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = crate::file::read_text(path, crate::file::TEXT_BUDGET)?;
     serde_json::from_str(&text).map_err(|e| Error::InvalidConfig {
         path: path.into(),
         reason: e.to_string(),

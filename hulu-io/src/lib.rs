@@ -17,6 +17,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod dicom;
 mod error;
+pub mod file;
 pub mod grid;
 pub mod image;
 pub mod limits;

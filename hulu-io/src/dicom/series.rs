@@ -319,7 +319,7 @@ impl DicomSeries {
 /// Whether a file starts like DICOM Part 10 (`DICM` at byte 128, or at 0 without preamble).
 fn has_dicom_magic(path: &Path) -> Result<bool> {
     let mut head = [0u8; 132];
-    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut f = crate::file::open_regular(path)?;
     let mut n = 0;
     while n < head.len() {
         match f.read(&mut head[n..]).map_err(|e| Error::io(path, e))? {
