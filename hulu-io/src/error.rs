@@ -246,6 +246,18 @@ pub enum Error {
         reason: String,
     },
 
+    /// An NRRD or MetaImage volume is malformed: a missing or contradictory header field, a
+    /// data file that is not beside the header, truncated voxels.
+    #[error("{what}: invalid {format}: {reason}")]
+    InvalidVolume {
+        /// The header file.
+        what: String,
+        /// "NRRD" or "MetaImage".
+        format: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+
     /// The shard index names a shard that is refused: a path rather than a file name beside
     /// the index (`../../etc/passwd`), or not a regular file.
     #[error("{index}: shard name {shard:?} refused: {reason}")]

@@ -24,6 +24,7 @@ pub mod limits;
 pub mod nifti;
 pub mod video;
 pub mod visual;
+pub mod volume;
 
 #[cfg(feature = "tch")]
 pub use checkpoint::Weights;

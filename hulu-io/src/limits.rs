@@ -29,6 +29,10 @@ impl Default for Limits {
 impl Limits {
     /// Checks that `dims` (each a count) multiplied by `bytes_per_element` stays within
     /// `max_bytes`, and returns the byte count. `what` names the buffer in the error.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TooLarge`] naming `what` when the product overflows or exceeds `max_bytes`.
     pub fn check_bytes(
         &self,
         what: &str,
@@ -97,6 +101,10 @@ impl Limits {
     }
 
     /// Checks one frame's width and height against `max_dim`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TooLarge`] naming `what` for an empty frame or a side above `max_dim`.
     pub fn check_frame(&self, what: &str, width: usize, height: usize) -> Result<()> {
         if width == 0 || height == 0 || width > self.max_dim || height > self.max_dim {
             return Err(Error::TooLarge {
@@ -111,6 +119,10 @@ impl Limits {
     }
 
     /// Checks a frame count against `max_frames`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TooLarge`] naming `what` above `max_frames`.
     pub fn check_frames(&self, what: &str, frames: usize) -> Result<()> {
         if frames > self.max_frames {
             return Err(Error::TooLarge {

@@ -62,17 +62,32 @@ fn invalid(what: &str, reason: impl Into<String>) -> Error {
 }
 
 /// Reads a picture file into a one-frame [`Visual`] of kind `Image`.
+///
+/// # Errors
+///
+/// [`Error::NotRegularFile`], [`Error::Io`] and [`Error::TooLarge`] for the file; those of
+/// [`picture_from_bytes`] for its content.
 pub fn load_image(path: impl AsRef<Path>) -> Result<Visual> {
     load_image_with_limits(path, &Limits::default())
 }
 
 /// [`load_image`] with an explicit memory budget.
+///
+/// # Errors
+///
+/// [`Error::NotRegularFile`], [`Error::Io`] and [`Error::TooLarge`] for the file; those of
+/// [`picture_from_bytes`] for its content.
 pub fn load_image_with_limits(path: impl AsRef<Path>, limits: &Limits) -> Result<Visual> {
     let picture = read_picture(path, limits)?;
     Ok(Visual::new(VisualKind::Image, vec![picture.to_rgb_frame()]))
 }
 
 /// Reads a picture file at its stored depth.
+///
+/// # Errors
+///
+/// [`Error::NotRegularFile`], [`Error::Io`] and [`Error::TooLarge`] for the file; those of
+/// [`picture_from_bytes`] for its content.
 pub fn read_picture(path: impl AsRef<Path>, limits: &Limits) -> Result<Picture> {
     let path = path.as_ref();
     let _span = tracing::info_span!("load_image", path = %path.display()).entered();
@@ -82,6 +97,12 @@ pub fn read_picture(path: impl AsRef<Path>, limits: &Limits) -> Result<Picture> 
 
 /// Decodes a picture held in memory; `what` names it in errors. The declared size is checked
 /// against `limits` (by the decoder, before it allocates) and again after decoding.
+///
+/// # Errors
+///
+/// [`Error::InvalidImage`] for a malformed or truncated picture, [`Error::UnsupportedMedia`]
+/// for another format, [`Error::TooLarge`] when the declared size exceeds `limits` or is out
+/// of proportion to the file ([`Limits::check_expansion`]).
 pub fn picture_from_bytes(what: &str, bytes: &[u8], limits: &Limits) -> Result<Picture> {
     let format = image::guess_format(bytes)
         .map_err(|_| invalid(what, "not a PNG, JPEG, TIFF or BMP file"))?;

@@ -28,6 +28,7 @@ use std::path::Path;
 pub use affine::{axis_codes, axis_directions, Affine};
 pub use header::{NiftiHeader, NiftiVersion};
 pub use planes::NiftiFile;
+pub(crate) use planes::{slice_shape, Encoding, VoxelLayout, VoxelSource};
 pub use slices::{minmax_to_u8, Slice, SliceAxis, SliceOptions};
 pub use voxels::VoxelType;
 pub use window::Window;
@@ -52,11 +53,25 @@ const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
 impl NiftiVolume {
     /// Reads a `.nii` or `.nii.gz` file with the default [`Limits`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotRegularFile`] and [`Error::Io`] for the file; [`Error::InvalidNifti`] for a
+    /// malformed header or truncated voxels; [`Error::UnsupportedMedia`] for a voxel type or
+    /// layout this reader does not convert; [`Error::TooLarge`] beyond `limits` or out of
+    /// proportion to the file.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         Self::open_with_limits(path, &Limits::default())
     }
 
     /// Reads a `.nii` or `.nii.gz` file, refusing volumes larger than `limits` allow.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotRegularFile`] and [`Error::Io`] for the file; [`Error::InvalidNifti`] for a
+    /// malformed header or truncated voxels; [`Error::UnsupportedMedia`] for a voxel type or
+    /// layout this reader does not convert; [`Error::TooLarge`] beyond `limits` or out of
+    /// proportion to the file.
     pub fn open_with_limits(path: impl AsRef<Path>, limits: &Limits) -> Result<Self> {
         let path = path.as_ref();
         let _span = tracing::info_span!("nifti_open", path = %path.display()).entered();
@@ -71,6 +86,10 @@ impl NiftiVolume {
     }
 
     /// Reads a NIfTI file already in memory (plain or gzip-compressed).
+    ///
+    /// # Errors
+    ///
+    /// As [`NiftiVolume::open_with_limits`], without the file errors.
     pub fn from_bytes(bytes: &[u8], limits: &Limits) -> Result<Self> {
         Self::read_stream("<memory>", bytes, Some(bytes.len() as u64), limits)
     }
@@ -226,17 +245,29 @@ impl NiftiVolume {
 
     /// The array axis (0, 1 or 2) that `axis` names: itself for an index, else the axis whose
     /// affine column runs closest to the plane's normal.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidRequest`] for an axis index above 2.
     pub fn resolve_axis(&self, axis: SliceAxis) -> Result<usize> {
         resolve_axis(&self.affine, axis)
     }
 
     /// Number of slices along `axis`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidRequest`] for an axis index above 2.
     pub fn slice_count(&self, axis: SliceAxis) -> Result<usize> {
         Ok(self.dims[self.resolve_axis(axis)?])
     }
 
     /// Slice `index` along `axis` of volume `volume`: rows run along the first remaining
     /// array axis and columns along the second (numpy's `data[:, :, k]` for axis 2), no flip.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidRequest`] for an axis, slice or volume the file does not have.
     pub fn slice(&self, axis: SliceAxis, index: usize, volume: usize) -> Result<Slice> {
         let a = self.resolve_axis(axis)?;
         if volume >= self.dims[3] {
@@ -284,11 +315,21 @@ impl NiftiVolume {
 
     /// The reference's volume frames: slices chosen by `linspace(0, n - 1, count)` truncated,
     /// each clipped to the window (if any), min-max normalised to u8 and replicated to RGB.
+    ///
+    /// # Errors
+    ///
+    /// As [`NiftiVolume::slices_with_limits`].
     pub fn slices(&self, options: &SliceOptions) -> Result<Visual> {
         self.slices_with_limits(options, &Limits::default())
     }
 
     /// [`NiftiVolume::slices`] with an explicit budget for the frames it returns.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidRequest`] for an axis or volume the file does not have or 0 slices;
+    /// [`Error::TooLarge`] when the frames exceed `limits`; [`Error::InvalidRequest`] for an
+    /// invalid window.
     pub fn slices_with_limits(&self, options: &SliceOptions, limits: &Limits) -> Result<Visual> {
         let _span = tracing::info_span!("nifti_slices").entered();
         let a = self.resolve_axis(options.axis)?;
@@ -336,7 +377,7 @@ fn read_header(what: &str, r: &mut impl Read) -> Result<(NiftiHeader, usize, Vox
 
 /// The array axis (0, 1 or 2) that `axis` names: itself for an index, else the axis whose
 /// affine column runs closest to the plane's normal.
-fn resolve_axis(affine: &Affine, axis: SliceAxis) -> Result<usize> {
+pub(crate) fn resolve_axis(affine: &Affine, axis: SliceAxis) -> Result<usize> {
     let world = match axis {
         SliceAxis::Index(i) if i < 3 => return Ok(i),
         SliceAxis::Index(i) => {
@@ -356,7 +397,7 @@ fn resolve_axis(affine: &Affine, axis: SliceAxis) -> Result<usize> {
 
 /// Which slices `options` keeps along an axis of `n`, with the budget checked for frames of
 /// `w` x `h`.
-fn chosen_slices(
+pub(crate) fn chosen_slices(
     what: &str,
     n: usize,
     (w, h): (usize, usize),

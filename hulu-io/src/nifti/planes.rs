@@ -37,6 +37,12 @@ pub struct NiftiFile {
 
 impl NiftiFile {
     /// Reads and validates the header of a `.nii` or `.nii.gz` file (gzip by magic bytes).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotRegularFile`] and [`Error::Io`] for the file; [`Error::InvalidNifti`] for a
+    /// malformed header; [`Error::UnsupportedMedia`] for a voxel type this reader does not
+    /// convert.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let what = path.display().to_string();
@@ -71,6 +77,10 @@ impl NiftiFile {
     }
 
     /// Number of slices along `axis` (anatomical names resolved from the affine).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidRequest`] for an axis index above 2.
     pub fn slice_count(&self, axis: SliceAxis) -> Result<usize> {
         Ok(self.dims[resolve_axis(&self.affine, axis)?])
     }
@@ -93,13 +103,6 @@ impl NiftiFile {
         let what = self.path.display().to_string();
         let _span = tracing::info_span!("nifti_read_slices", path = %what).entered();
         let a = resolve_axis(&self.affine, options.axis)?;
-        let nt = self.dims[3];
-        if options.volume >= nt {
-            return Err(Error::InvalidRequest(format!(
-                "{what}: volume {}: the file holds {nt}",
-                options.volume
-            )));
-        }
         let (h, w) = slice_shape(&self.dims, a);
         let indices = chosen_slices(&what, self.dims[a], (w, h), options, limits)?;
         if self.data_start - self.header_len > limits.max_bytes as u64 {
@@ -111,55 +114,146 @@ impl NiftiFile {
                 ),
             });
         }
-        let file = crate::file::open_regular(&self.path)?;
-        let file_len = file.metadata().map_err(|e| Error::io(&self.path, e))?.len();
-        let data_end = self
-            .dims
-            .iter()
-            .try_fold(self.ty.size() as u64, |acc, &d| acc.checked_mul(d as u64))
-            .and_then(|b| b.checked_add(self.data_start))
-            .ok_or_else(|| Error::TooLarge {
-                what: what.clone(),
-                reason: format!("dimensions {:?} overflow", self.dims),
-            })?;
-        let layout = VoxelLayout {
-            dims: self.dims,
-            ty: self.ty,
-            big_endian: self.header.big_endian,
-            scaling: self.header.scaling(),
+        let source = VoxelSource {
+            what: &what,
+            path: &self.path,
+            file_offset: 0,
+            data_start: self.data_start,
+            encoding: if self.gzip {
+                Encoding::Gzip
+            } else {
+                Encoding::Raw
+            },
+            layout: VoxelLayout {
+                dims: self.dims,
+                ty: self.ty,
+                big_endian: self.header.big_endian,
+                scaling: self.header.scaling(),
+            },
         };
-        let slices = if self.gzip {
-            limits.check_expansion(&what, data_end, file_len, 1032, "gzip (deflate)")?;
-            let mut stream = Inflating(MultiGzDecoder::new(BufReader::new(file)));
-            skip_exactly(&what, &mut stream, self.data_start)?;
-            let (slices, at) =
-                stream_slices(&what, &mut stream, &layout, a, &indices, options.volume)?;
-            // The rest of the declared voxels must be there too, as a full read requires.
-            skip_inside(&what, &mut stream, data_end - self.data_start - at)?;
-            slices
-        } else {
-            // The whole volume must be present, as a full read would require: a truncated file
-            // is refused even when the chosen planes happen to survive.
-            if data_end > file_len {
-                return Err(Error::InvalidNifti {
-                    what,
-                    reason: format!(
-                        "voxel data truncated: the header needs {data_end} bytes, the file has \
-                         {file_len}"
-                    ),
-                });
-            }
-            let mut stream = BufReader::new(file);
-            stream
-                .seek(SeekFrom::Start(self.data_start))
-                .map_err(|e| io_error(&what, e))?;
-            stream_slices(&what, &mut stream, &layout, a, &indices, options.volume)?.0
-        };
+        source.read_slices(a, &indices, options, limits)
+    }
+}
+
+/// How the voxel bytes are stored in their file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Encoding {
+    /// As they are.
+    Raw,
+    /// A gzip stream (NIfTI `.nii.gz`, NRRD `encoding: gzip`).
+    Gzip,
+    /// A zlib stream (MetaImage `CompressedData = True`).
+    Zlib,
+}
+
+/// Where a volume's voxels are and how they are laid out: what NIfTI, NRRD and MetaImage
+/// headers all come down to, and all the slicing code needs.
+pub(crate) struct VoxelSource<'a> {
+    /// Names the input in errors.
+    pub what: &'a str,
+    /// The file holding the voxels.
+    pub path: &'a Path,
+    /// Where the (raw or compressed) voxel stream starts in the file.
+    pub file_offset: u64,
+    /// Where the first voxel is in the decoded stream.
+    pub data_start: u64,
+    /// How the stream is stored.
+    pub encoding: Encoding,
+    /// The voxels' layout.
+    pub layout: VoxelLayout,
+}
+
+impl VoxelSource<'_> {
+    /// The frames of slices `indices` along array axis `a` (already chosen and checked
+    /// against `limits` by the caller), streamed: a raw stream must hold every voxel (checked
+    /// against the file size first), a compressed one may not declare more than deflate can
+    /// expand it to (1032:1, RFC 1951) and is inflated to the end of its voxels.
+    pub(crate) fn read_slices(
+        &self,
+        a: usize,
+        indices: &[usize],
+        options: &SliceOptions,
+        limits: &Limits,
+    ) -> Result<Visual> {
+        let slices = self.stream_chosen(a, indices, options.volume, limits)?;
         let frames = slices
             .iter()
             .map(|s| slice_frame(s, options.window))
             .collect::<Result<Vec<_>>>()?;
         Ok(Visual::new(VisualKind::Volume, frames))
+    }
+
+    /// The raw (scaled) values of slices `indices` along array axis `a` of volume `volume`.
+    pub(crate) fn stream_chosen(
+        &self,
+        a: usize,
+        indices: &[usize],
+        volume: usize,
+        limits: &Limits,
+    ) -> Result<Vec<Slice>> {
+        let what = self.what;
+        let nt = self.layout.dims[3];
+        if volume >= nt {
+            return Err(Error::InvalidRequest(format!(
+                "{what}: volume {volume}: the file holds {nt}"
+            )));
+        }
+        let mut file = crate::file::open_regular(self.path)?;
+        let file_len = file.metadata().map_err(|e| Error::io(self.path, e))?.len();
+        let stored = file_len.saturating_sub(self.file_offset);
+        let voxel_bytes = self
+            .layout
+            .dims
+            .iter()
+            .try_fold(self.layout.ty.size() as u64, |acc, &d| {
+                acc.checked_mul(d as u64)
+            })
+            .ok_or_else(|| Error::TooLarge {
+                what: what.to_string(),
+                reason: format!("dimensions {:?} overflow", self.layout.dims),
+            })?;
+        let data_end = voxel_bytes.saturating_add(self.data_start);
+        file.seek(SeekFrom::Start(self.file_offset))
+            .map_err(|e| io_error(what, e))?;
+        let layout = &self.layout;
+        let slices = match self.encoding {
+            Encoding::Raw => {
+                // The whole volume must be present, as a full read would require: a truncated
+                // file is refused even when the chosen planes happen to survive.
+                if data_end > stored {
+                    return Err(Error::InvalidNifti {
+                        what: what.to_string(),
+                        reason: format!(
+                            "voxel data truncated: the header needs {data_end} bytes of data, \
+                             the file has {stored}"
+                        ),
+                    });
+                }
+                let mut stream = BufReader::new(file);
+                skip_exactly(what, &mut stream, self.data_start)?;
+                stream_slices(what, &mut stream, layout, a, indices, volume)?.0
+            }
+            Encoding::Gzip | Encoding::Zlib => {
+                let name = if self.encoding == Encoding::Gzip {
+                    "gzip (deflate)"
+                } else {
+                    "zlib (deflate)"
+                };
+                limits.check_expansion(what, data_end, stored, 1032, name)?;
+                let buffered = BufReader::new(file);
+                let mut stream: Inflating<Box<dyn Read>> = if self.encoding == Encoding::Gzip {
+                    Inflating(Box::new(MultiGzDecoder::new(buffered)))
+                } else {
+                    Inflating(Box::new(flate2::read::ZlibDecoder::new(buffered)))
+                };
+                skip_exactly(what, &mut stream, self.data_start)?;
+                let (slices, at) = stream_slices(what, &mut stream, layout, a, indices, volume)?;
+                // The rest of the declared voxels must be there too, as a full read requires.
+                skip_inside(what, &mut stream, voxel_bytes - at)?;
+                slices
+            }
+        };
+        Ok(slices)
     }
 }
 
