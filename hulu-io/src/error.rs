@@ -214,6 +214,66 @@ pub enum Error {
     #[cfg(feature = "tch")]
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
+
+    /// A path given as a file names a directory, FIFO, socket or device (`/dev/zero`): only
+    /// regular files are read, so nothing blocks on an open or reads without end.
+    #[error("{path}: not a regular file but a {kind}; only regular files are read")]
+    NotRegularFile {
+        /// The path.
+        path: PathBuf,
+        /// What it is instead, e.g. "FIFO (named pipe)" or "character device".
+        kind: &'static str,
+    },
+
+    /// A file ended before a read at a known offset was complete (the file is truncated, or
+    /// shrank while it was read).
+    #[error("{path}: file ends early: read {got} of {needed} bytes at byte {offset}")]
+    Truncated {
+        /// The file.
+        path: PathBuf,
+        /// Where the read started.
+        offset: u64,
+        /// How many bytes it needed.
+        needed: u64,
+        /// How many the file still had.
+        got: u64,
+    },
+
+    /// A checkpoint shard changed (shrank, grew or was cut short) between opening the
+    /// checkpoint and reading a tensor from it.
+    #[error("{path}: shard changed while loading tensor {key:?}: {reason}")]
+    ShardChanged {
+        /// The shard.
+        path: PathBuf,
+        /// The tensor being read.
+        key: String,
+        /// What changed.
+        reason: String,
+    },
+
+    /// An NRRD or MetaImage volume is malformed: a missing or contradictory header field, a
+    /// data file that is not beside the header, truncated voxels.
+    #[error("{what}: invalid {format}: {reason}")]
+    InvalidVolume {
+        /// The header file.
+        what: String,
+        /// "NRRD" or "MetaImage".
+        format: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// The shard index names a shard that is refused: a path rather than a file name beside
+    /// the index (`../../etc/passwd`), or not a regular file.
+    #[error("{index}: shard name {shard:?} refused: {reason}")]
+    RefusedShard {
+        /// The index file.
+        index: PathBuf,
+        /// The shard name as the index writes it.
+        shard: String,
+        /// Why it is refused.
+        reason: String,
+    },
 }
 
 impl Error {

@@ -6,36 +6,15 @@
 
 use crate::{Error, Result};
 use serde::de::DeserializeOwned;
-use std::io::Read;
 use std::path::Path;
 
-/// Largest JSON file read (64 MiB): far above any config or tokenizer file, and a bound on
-/// what a hostile path (a device, a huge download by mistake) can make us hold.
-pub const MAX_JSON_BYTES: u64 = 64 << 20;
-
-/// Reads `path` (a regular file of at most [`MAX_JSON_BYTES`]) as UTF-8 text.
+/// Reads `path` as UTF-8 text: a regular file only (never a device or a FIFO), at most
+/// [`crate::file::TEXT_BUDGET`] bytes (far above any config or tokenizer file).
 ///
 /// # Errors
-/// [`Error::Io`] when it cannot be opened or read, [`Error::InvalidConfig`] when it is not a
-/// regular file, too large or not UTF-8.
+/// As [`crate::file::read_text`]: the path names what is wrong.
 pub fn read_text(path: &Path) -> Result<String> {
-    let bad = |reason: String| Error::InvalidConfig {
-        path: path.into(),
-        reason,
-    };
-    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
-    if !meta.is_file() {
-        return Err(bad("not a regular file".into()));
-    }
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut bytes = Vec::new();
-    file.take(MAX_JSON_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| Error::io(path, e))?;
-    if bytes.len() as u64 > MAX_JSON_BYTES {
-        return Err(bad(format!("larger than {MAX_JSON_BYTES} bytes")));
-    }
-    String::from_utf8(bytes).map_err(|e| bad(format!("not UTF-8 ({e})")))
+    crate::file::read_text(path, crate::file::TEXT_BUDGET)
 }
 
 /// Parses `text` (the contents of `path`) into `T`, naming the offending field on failure.

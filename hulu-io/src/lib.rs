@@ -16,6 +16,7 @@
 pub mod checkpoint;
 pub mod dicom;
 mod error;
+pub mod file;
 pub mod grid;
 pub mod image;
 pub mod json;
@@ -23,6 +24,7 @@ pub mod limits;
 pub mod nifti;
 pub mod video;
 pub mod visual;
+pub mod volume;
 
 pub use checkpoint::{Checkpoint, TensorMeta};
 pub use dicom::{load_dicom, DicomFile, DicomImage, DicomRender, DicomSeries, DicomWindow};

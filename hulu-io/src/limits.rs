@@ -29,6 +29,10 @@ impl Default for Limits {
 impl Limits {
     /// Checks that `dims` (each a count) multiplied by `bytes_per_element` stays within
     /// `max_bytes`, and returns the byte count. `what` names the buffer in the error.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TooLarge`] naming `what` when the product overflows or exceeds `max_bytes`.
     pub fn check_bytes(
         &self,
         what: &str,
@@ -50,24 +54,57 @@ impl Limits {
         }
     }
 
-    /// Reads a whole file whose size fits `max_bytes`; the size is checked before reading.
+    /// Reads a whole regular file whose size fits `max_bytes` (see [`crate::file`]): the size is
+    /// checked before reading and the read stops one byte past the budget.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`crate::file::read_regular`].
     pub fn read_file(&self, path: &std::path::Path) -> Result<Vec<u8>> {
-        let len = std::fs::metadata(path)
-            .map_err(|e| Error::io(path, e))?
-            .len();
-        if len > self.max_bytes as u64 {
-            return Err(Error::TooLarge {
-                what: path.display().to_string(),
-                reason: format!(
-                    "file of {len} bytes exceeds the {} byte budget",
-                    self.max_bytes
-                ),
-            });
+        crate::file::read_regular(path, self.max_bytes)
+    }
+
+    /// Decoded bytes any input may declare regardless of its own size: 1/64 of `max_bytes`
+    /// (64 MiB for the default budget). Above it, [`Limits::check_expansion`] applies.
+    pub fn expansion_floor(&self) -> u64 {
+        (self.max_bytes / 64) as u64
+    }
+
+    /// The proportion rule: an input of `input_len` bytes whose encoding (`encoding`, e.g.
+    /// "deflate") expands at most `max_ratio` times may not declare more than
+    /// `input_len * max_ratio` decoded bytes, unless they fit [`Limits::expansion_floor`].
+    /// A small file declaring a huge image or volume is refused before anything is allocated
+    /// or inflated for it, instead of being decoded into zeros.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TooLarge`] naming `what` when `decoded` is out of proportion.
+    pub fn check_expansion(
+        &self,
+        what: &str,
+        decoded: u64,
+        input_len: u64,
+        max_ratio: u64,
+        encoding: &str,
+    ) -> Result<()> {
+        let allowed = input_len.saturating_mul(max_ratio);
+        if decoded <= self.expansion_floor() || decoded <= allowed {
+            return Ok(());
         }
-        std::fs::read(path).map_err(|e| Error::io(path, e))
+        Err(Error::TooLarge {
+            what: what.to_string(),
+            reason: format!(
+                "declares {decoded} decoded bytes from {input_len} bytes of {encoding}, which \
+                 expands at most {max_ratio} times (out of proportion: corrupt or hostile)"
+            ),
+        })
     }
 
     /// Checks one frame's width and height against `max_dim`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TooLarge`] naming `what` for an empty frame or a side above `max_dim`.
     pub fn check_frame(&self, what: &str, width: usize, height: usize) -> Result<()> {
         if width == 0 || height == 0 || width > self.max_dim || height > self.max_dim {
             return Err(Error::TooLarge {
@@ -82,6 +119,10 @@ impl Limits {
     }
 
     /// Checks a frame count against `max_frames`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TooLarge`] naming `what` above `max_frames`.
     pub fn check_frames(&self, what: &str, frames: usize) -> Result<()> {
         if frames > self.max_frames {
             return Err(Error::TooLarge {
@@ -114,5 +155,22 @@ mod tests {
         ));
         assert!(l.check_frame("x", 0, 5).is_err());
         assert!(l.check_frames("x", 100_001).is_err());
+    }
+
+    #[test]
+    fn expansion_is_bounded_by_ratio_above_the_floor() {
+        let l = Limits {
+            max_bytes: 64_000,
+            ..Limits::default()
+        };
+        assert_eq!(l.expansion_floor(), 1000);
+        // Under the floor anything goes; above it the ratio decides.
+        l.check_expansion("x", 1000, 1, 2, "deflate").unwrap();
+        l.check_expansion("x", 2000, 1000, 2, "deflate").unwrap();
+        let e = l
+            .check_expansion("x", 2001, 1000, 2, "deflate")
+            .unwrap_err();
+        assert!(matches!(e, Error::TooLarge { .. }), "{e}");
+        assert!(e.to_string().contains("2001"), "{e}");
     }
 }

@@ -4,7 +4,7 @@
 use hulu_testkit::LargestAllocation;
 use std::io::Write;
 
-use hulu_io::nifti::{NiftiVolume, SliceAxis, SliceOptions, Window};
+use hulu_io::nifti::{NiftiFile, NiftiVolume, SliceAxis, SliceOptions, Window};
 use hulu_io::Limits;
 use hulu_testkit::io_files;
 use proptest::prelude::*;
@@ -41,10 +41,20 @@ fn exercise(bytes: &[u8]) {
         }
     }
     let largest = LargestAllocation::largest_here();
+    let bound = proportional_bound(bytes.len());
     assert!(
-        largest <= BUDGET,
-        "an allocation of {largest} bytes exceeds the budget"
+        largest <= bound,
+        "an allocation of {largest} bytes from {} input bytes exceeds {bound}",
+        bytes.len()
     );
+}
+
+/// The largest single allocation a NIfTI input of `len` bytes may cost: its voxels are at
+/// most `len` bytes (plain) or 1032 times that (deflate) or the budget's expansion floor,
+/// at most 4 bytes of f32 each, never beyond the budget; plus fixed buffers.
+fn proportional_bound(len: usize) -> usize {
+    let voxels = (limits().expansion_floor() as usize).max(1032 * len);
+    (4 * voxels).min(BUDGET) + (64 << 10)
 }
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
@@ -184,4 +194,145 @@ fn lying_dimensions_are_refused_before_allocation() {
         NiftiVolume::from_bytes(&complex, &limits()),
         Err(hulu_io::Error::UnsupportedMedia { .. })
     ));
+}
+
+/// A scratch file holding `bytes`, removed on drop.
+struct TempFile(std::path::PathBuf);
+
+impl TempFile {
+    fn new(name: &str, bytes: &[u8]) -> Self {
+        let path = std::env::temp_dir().join(format!("hulu-nifti-{}-{name}", std::process::id()));
+        std::fs::write(&path, bytes).unwrap();
+        TempFile(path)
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+const ALL_AXES: [SliceAxis; 3] = [
+    SliceAxis::Index(0),
+    SliceAxis::Index(1),
+    SliceAxis::Index(2),
+];
+
+#[test]
+fn a_header_claiming_1gb_without_voxels_is_refused_before_reserving() {
+    // /work/shared/hostile/nifti-header-claims-1gb, vendored: 1024 x 1024 x 1000 u8 declared,
+    // 1.3 KB present. Every axis, plain and gzip, whole-volume and plane reads.
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/hostile/short_1GB_claim.nii"
+    );
+    let bytes = std::fs::read(path).unwrap();
+    let gz = TempFile::new("claim.nii.gz", &gzip(&bytes));
+    for file in [std::path::Path::new(path), gz.0.as_path()] {
+        let name = file.file_name().unwrap().to_string_lossy().to_string();
+        for axis in ALL_AXES {
+            LargestAllocation::reset_here();
+            let e = NiftiFile::open(file)
+                .unwrap()
+                .read_slices(
+                    &SliceOptions {
+                        axis,
+                        count: Some(8),
+                        ..SliceOptions::default()
+                    },
+                    &Limits::default(),
+                )
+                .unwrap_err();
+            let largest = LargestAllocation::largest_here();
+            assert!(
+                matches!(
+                    e,
+                    hulu_io::Error::InvalidNifti { .. } | hulu_io::Error::TooLarge { .. }
+                ),
+                "{e}"
+            );
+            assert!(e.to_string().contains(&name), "{e}");
+            assert!(largest < 1 << 20, "{name} {axis:?}: {largest} bytes");
+        }
+        LargestAllocation::reset_here();
+        let e = NiftiVolume::open(file).unwrap_err();
+        assert!(e.to_string().contains(&name), "{e}");
+        assert!(LargestAllocation::largest_here() < 1 << 20);
+    }
+}
+
+#[test]
+fn a_gzip_volume_of_zeros_streams_only_the_chosen_slices() {
+    // 256 x 256 x 128 u8 zeros with a ramp in the last plane: 8 MB of voxels, 32 MB as f32,
+    // deflated to a few KB (within deflate's 1032:1). Slices along every axis cost the
+    // slices and one plane, never the volume.
+    let (n0, n1, n2) = (256usize, 256usize, 128usize);
+    let mut bytes = header(
+        [3, n0 as i16, n1 as i16, n2 as i16, 1, 1, 1, 1],
+        2,
+        8,
+        352.0,
+        0.0,
+    );
+    let mut voxels = vec![0u8; n0 * n1 * n2];
+    for (i, v) in voxels[(n2 - 1) * n0 * n1..].iter_mut().enumerate() {
+        *v = (i % 251) as u8;
+    }
+    bytes.extend(&voxels);
+    let plain = TempFile::new("zeros.nii", &bytes);
+    let gz = TempFile::new("zeros.nii.gz", &gzip(&bytes));
+    let limits = Limits {
+        max_bytes: 64 << 20,
+        ..Limits::default()
+    };
+    for axis in ALL_AXES {
+        let options = SliceOptions {
+            axis,
+            count: Some(3),
+            ..SliceOptions::default()
+        };
+        let expected = NiftiVolume::open(&plain.0)
+            .unwrap()
+            .slices_with_limits(&options, &limits)
+            .unwrap();
+        LargestAllocation::reset_here();
+        let got = NiftiFile::open(&gz.0)
+            .unwrap()
+            .read_slices(&options, &limits)
+            .unwrap();
+        let largest = LargestAllocation::largest_here();
+        assert_eq!(got.frames, expected.frames, "{axis:?}");
+        assert!(
+            largest <= 1 << 20,
+            "{axis:?}: {largest} bytes for a 32 MB volume"
+        );
+    }
+}
+
+#[test]
+fn slice_errors_name_the_file() {
+    let bytes = {
+        let mut b = header([3, 4, 4, 4, 1, 1, 1, 1], 2, 8, 352.0, 0.0);
+        b.extend([0u8; 64]);
+        b
+    };
+    let f = TempFile::new("tiny.nii", &bytes);
+    let tight = Limits {
+        max_frames: 2,
+        ..Limits::default()
+    };
+    for e in [
+        NiftiFile::open(&f.0)
+            .unwrap()
+            .read_slices(&SliceOptions::default(), &tight)
+            .unwrap_err(),
+        NiftiVolume::open(&f.0)
+            .unwrap()
+            .slices_with_limits(&SliceOptions::default(), &tight)
+            .unwrap_err(),
+    ] {
+        assert!(matches!(e, hulu_io::Error::TooLarge { .. }), "{e}");
+        assert!(e.to_string().contains("tiny.nii"), "{e}");
+    }
 }

@@ -10,7 +10,7 @@
 use std::io::Cursor;
 use std::path::Path;
 
-use image::{DynamicImage, ImageFormat, ImageReader};
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader};
 
 use crate::{Error, Limits, Result, RgbFrame, Visual, VisualKind};
 
@@ -62,17 +62,32 @@ fn invalid(what: &str, reason: impl Into<String>) -> Error {
 }
 
 /// Reads a picture file into a one-frame [`Visual`] of kind `Image`.
+///
+/// # Errors
+///
+/// [`Error::NotRegularFile`], [`Error::Io`] and [`Error::TooLarge`] for the file; those of
+/// [`picture_from_bytes`] for its content.
 pub fn load_image(path: impl AsRef<Path>) -> Result<Visual> {
     load_image_with_limits(path, &Limits::default())
 }
 
 /// [`load_image`] with an explicit memory budget.
+///
+/// # Errors
+///
+/// [`Error::NotRegularFile`], [`Error::Io`] and [`Error::TooLarge`] for the file; those of
+/// [`picture_from_bytes`] for its content.
 pub fn load_image_with_limits(path: impl AsRef<Path>, limits: &Limits) -> Result<Visual> {
     let picture = read_picture(path, limits)?;
     Ok(Visual::new(VisualKind::Image, vec![picture.to_rgb_frame()]))
 }
 
 /// Reads a picture file at its stored depth.
+///
+/// # Errors
+///
+/// [`Error::NotRegularFile`], [`Error::Io`] and [`Error::TooLarge`] for the file; those of
+/// [`picture_from_bytes`] for its content.
 pub fn read_picture(path: impl AsRef<Path>, limits: &Limits) -> Result<Picture> {
     let path = path.as_ref();
     let _span = tracing::info_span!("load_image", path = %path.display()).entered();
@@ -82,6 +97,12 @@ pub fn read_picture(path: impl AsRef<Path>, limits: &Limits) -> Result<Picture> 
 
 /// Decodes a picture held in memory; `what` names it in errors. The declared size is checked
 /// against `limits` (by the decoder, before it allocates) and again after decoding.
+///
+/// # Errors
+///
+/// [`Error::InvalidImage`] for a malformed or truncated picture, [`Error::UnsupportedMedia`]
+/// for another format, [`Error::TooLarge`] when the declared size exceeds `limits` or is out
+/// of proportion to the file ([`Limits::check_expansion`]).
 pub fn picture_from_bytes(what: &str, bytes: &[u8], limits: &Limits) -> Result<Picture> {
     let format = image::guess_format(bytes)
         .map_err(|_| invalid(what, "not a PNG, JPEG, TIFF or BMP file"))?;
@@ -94,7 +115,9 @@ pub fn picture_from_bytes(what: &str, bytes: &[u8], limits: &Limits) -> Result<P
             reason: format!("{format:?} pictures are not read (PNG, JPEG, TIFF and BMP are)"),
         });
     }
-    // The decoder's buffer plus our u16 copy of it.
+    // The decoder's buffer, our u16 copy of it and the RGB frame are all held at once: the
+    // decoder alone may use a third of the budget (its own check), all three together the
+    // whole of it (checked below from the header, before decoding).
     let max_alloc = (limits.max_bytes / 3) as u64;
     if format == ImageFormat::Tiff {
         tiff_guard::check_tiff_directories(what, bytes, max_alloc)?;
@@ -106,17 +129,26 @@ pub fn picture_from_bytes(what: &str, bytes: &[u8], limits: &Limits) -> Result<P
     image_limits.max_image_height = Some(max_dim);
     image_limits.max_alloc = Some(max_alloc);
     reader.limits(image_limits);
-    let image = reader.decode().map_err(|e| match e {
-        image::ImageError::Limits(l) => Error::TooLarge {
+    let decoder = reader.into_decoder().map_err(|e| decode_error(what, e))?;
+    // The header's claim, checked before the decoder allocates its buffer for it.
+    let (w, h) = decoder.dimensions();
+    limits.check_frame(what, w as usize, h as usize)?;
+    let decoded = decoder.total_bytes();
+    let pixels = u64::from(w) * u64::from(h);
+    let samples = pixels * u64::from(decoder.color_type().channel_count()) * 2;
+    let held = decoded.saturating_add(samples).saturating_add(pixels * 3);
+    if decoded > max_alloc || held > limits.max_bytes as u64 {
+        return Err(Error::TooLarge {
             what: what.to_string(),
-            reason: l.to_string(),
-        },
-        image::ImageError::Unsupported(u) => Error::UnsupportedMedia {
-            what: what.to_string(),
-            reason: u.to_string(),
-        },
-        other => invalid(what, other.to_string()),
-    })?;
+            reason: format!(
+                "{w}x{h} needs {held} bytes decoded, beyond the {} byte budget",
+                limits.max_bytes
+            ),
+        });
+    }
+    let (ratio, encoding) = max_expansion(format);
+    limits.check_expansion(what, decoded, bytes.len() as u64, ratio, encoding)?;
+    let image = DynamicImage::from_decoder(decoder).map_err(|e| decode_error(what, e))?;
     let (width, height) = (image.width() as usize, image.height() as usize);
     limits.check_frame(what, width, height)?;
     let (channels, bit_depth, samples): (usize, u32, Vec<u16>) = match image {
@@ -138,6 +170,43 @@ pub fn picture_from_bytes(what: &str, bytes: &[u8], limits: &Limits) -> Result<P
         samples,
         format: format!("{format:?}"),
     })
+}
+
+/// How many times a format's encoding can expand at most, with the encoding named for the
+/// error (the proportion rule of [`Limits::check_expansion`]):
+///
+/// - PNG: deflate, at most 1032:1 (RFC 1951: a 258-byte match costs at least 2 bits).
+/// - JPEG: at least 1 bit per 8x8 block and component (a 1-bit DC code of a progressive first
+///   scan; baseline needs 2), which with 4:1 subsampling gives at most about 1365:1 in RGB.
+/// - TIFF: LZW with 12-bit codes emits at most 4096 bytes per code, about 2730:1 (deflate and
+///   PackBits expand less).
+/// - BMP: RLE8/RLE4 runs give at most 255 pixels per 2 bytes (510:1 as RGBA); delta escapes
+///   and an early end of bitmap can skip more, so BMP is held to a policy bound, not a proof.
+fn max_expansion(format: ImageFormat) -> (u64, &'static str) {
+    match format {
+        ImageFormat::Png => (1032, "PNG (deflate)"),
+        ImageFormat::Jpeg => (1536, "JPEG"),
+        ImageFormat::Tiff => (2800, "TIFF (LZW at most)"),
+        _ => (1024, "BMP"),
+    }
+}
+
+fn decode_error(what: &str, e: image::ImageError) -> Error {
+    match e {
+        image::ImageError::Limits(l) => Error::TooLarge {
+            what: what.to_string(),
+            reason: l.to_string(),
+        },
+        image::ImageError::Unsupported(u) => Error::UnsupportedMedia {
+            what: what.to_string(),
+            reason: u.to_string(),
+        },
+        // The decoders report a short file as a bare "failed to fill whole buffer".
+        image::ImageError::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            invalid(what, "the file ends before its image data does (truncated)")
+        }
+        other => invalid(what, other.to_string()),
+    }
 }
 
 fn widen(v: Vec<u8>) -> Vec<u16> {

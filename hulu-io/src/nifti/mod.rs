@@ -22,13 +22,13 @@ mod slices;
 mod voxels;
 mod window;
 
-use std::fs::File;
 use std::io::{BufReader, Cursor, Read};
 use std::path::Path;
 
 pub use affine::{axis_codes, axis_directions, Affine};
 pub use header::{NiftiHeader, NiftiVersion};
 pub use planes::NiftiFile;
+pub(crate) use planes::{slice_shape, Encoding, VoxelLayout, VoxelSource};
 pub use slices::{minmax_to_u8, Slice, SliceAxis, SliceOptions};
 pub use voxels::VoxelType;
 pub use window::Window;
@@ -39,6 +39,8 @@ use crate::{Error, Limits, Result, RgbFrame, Visual, VisualKind};
 /// A NIfTI volume in memory: the header, the affine and the voxel values.
 #[derive(Debug, Clone)]
 pub struct NiftiVolume {
+    /// The file it was read from (or `<memory>`), for errors.
+    what: String,
     header: NiftiHeader,
     shape: Vec<usize>,
     /// `[ni, nj, nk, nt]`, padded with 1s.
@@ -51,38 +53,89 @@ const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
 impl NiftiVolume {
     /// Reads a `.nii` or `.nii.gz` file with the default [`Limits`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotRegularFile`] and [`Error::Io`] for the file; [`Error::InvalidNifti`] for a
+    /// malformed header or truncated voxels; [`Error::UnsupportedMedia`] for a voxel type or
+    /// layout this reader does not convert; [`Error::TooLarge`] beyond `limits` or out of
+    /// proportion to the file.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         Self::open_with_limits(path, &Limits::default())
     }
 
     /// Reads a `.nii` or `.nii.gz` file, refusing volumes larger than `limits` allow.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotRegularFile`] and [`Error::Io`] for the file; [`Error::InvalidNifti`] for a
+    /// malformed header or truncated voxels; [`Error::UnsupportedMedia`] for a voxel type or
+    /// layout this reader does not convert; [`Error::TooLarge`] beyond `limits` or out of
+    /// proportion to the file.
     pub fn open_with_limits(path: impl AsRef<Path>, limits: &Limits) -> Result<Self> {
         let path = path.as_ref();
         let _span = tracing::info_span!("nifti_open", path = %path.display()).entered();
-        let file = File::open(path).map_err(|e| Error::io(path, e))?;
-        Self::from_reader(&path.display().to_string(), BufReader::new(file), limits)
+        let file = crate::file::open_regular(path)?;
+        let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+        Self::read_stream(
+            &path.display().to_string(),
+            BufReader::new(file),
+            Some(len),
+            limits,
+        )
     }
 
     /// Reads a NIfTI file already in memory (plain or gzip-compressed).
+    ///
+    /// # Errors
+    ///
+    /// As [`NiftiVolume::open_with_limits`], without the file errors.
     pub fn from_bytes(bytes: &[u8], limits: &Limits) -> Result<Self> {
-        Self::from_reader("<memory>", bytes, limits)
+        Self::read_stream("<memory>", bytes, Some(bytes.len() as u64), limits)
     }
 
-    /// Reads from any byte stream; `what` names the source in errors.
-    pub fn from_reader(what: &str, mut reader: impl Read, limits: &Limits) -> Result<Self> {
+    /// Reads from any byte stream; `what` names the source in errors. The stream's length is
+    /// unknown, so the voxel buffer grows with the voxels actually read (never reserved from
+    /// the header).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidNifti`] for a malformed header or truncated voxels,
+    /// [`Error::UnsupportedMedia`] for a voxel type or layout this reader does not convert,
+    /// [`Error::TooLarge`] beyond `limits`, [`Error::Io`].
+    pub fn from_reader(what: &str, reader: impl Read, limits: &Limits) -> Result<Self> {
+        Self::read_stream(what, reader, None, limits)
+    }
+
+    /// Reads from a stream of `input_len` bytes when known: a plain file must hold the voxels
+    /// its header declares, a gzip one may not declare more than deflate can expand it to.
+    fn read_stream(
+        what: &str,
+        mut reader: impl Read,
+        input_len: Option<u64>,
+        limits: &Limits,
+    ) -> Result<Self> {
         let mut magic = [0u8; 2];
         let got = read_up_to(&mut reader, &mut magic).map_err(|e| io_error(what, e))?;
         let stream = Cursor::new(magic[..got].to_vec()).chain(reader);
         if got == 2 && magic == GZIP_MAGIC {
             let mut gz = flate2::read::MultiGzDecoder::new(BufReader::new(stream));
-            Self::read_plain(what, &mut gz, limits)
+            let bound = input_len.map(|n| (n, 1032, "gzip (deflate)"));
+            Self::read_plain(what, &mut gz, bound, limits)
         } else {
             let mut plain = stream;
-            Self::read_plain(what, &mut plain, limits)
+            Self::read_plain(what, &mut plain, input_len.map(|n| (n, 1, "NIfTI")), limits)
         }
     }
 
-    fn read_plain(what: &str, r: &mut impl Read, limits: &Limits) -> Result<Self> {
+    /// `bound`: the input's length, how many times its encoding expands at most (1 for a
+    /// plain file, 1032 for deflate per RFC 1951) and the encoding's name.
+    fn read_plain(
+        what: &str,
+        r: &mut impl Read,
+        bound: Option<(u64, u64, &str)>,
+        limits: &Limits,
+    ) -> Result<Self> {
         let (header, len, ty) = read_header(what, r)?;
         let shape = header.shape();
         let mut dims = [1usize; 4];
@@ -90,6 +143,21 @@ impl NiftiVolume {
         // The f32 values are what stays in memory; the raw bytes stream through a small buffer.
         let bytes = limits.check_bytes(what, &dims, std::mem::size_of::<f32>())?;
         let count = bytes / std::mem::size_of::<f32>();
+        if let Some((input_len, ratio, encoding)) = bound {
+            let declared = (count as u64)
+                .saturating_mul(ty.size() as u64)
+                .saturating_add((header.vox_offset.max(0) as u64).max(len as u64));
+            if ratio == 1 && declared > input_len {
+                return Err(Error::InvalidNifti {
+                    what: what.to_string(),
+                    reason: format!(
+                        "voxel data truncated: the header needs {declared} bytes, the file has \
+                         {input_len}"
+                    ),
+                });
+            }
+            limits.check_expansion(what, declared, input_len, ratio, encoding)?;
+        }
         // Skip extensions up to the voxel data, without letting a lying offset read forever.
         let skip = (header.vox_offset as u64).saturating_sub(len as u64);
         if skip > limits.max_bytes as u64 {
@@ -112,6 +180,7 @@ impl NiftiVolume {
         };
         let affine = affine::best_affine(&header);
         Ok(NiftiVolume {
+            what: what.to_string(),
             header,
             shape,
             dims,
@@ -176,29 +245,41 @@ impl NiftiVolume {
 
     /// The array axis (0, 1 or 2) that `axis` names: itself for an index, else the axis whose
     /// affine column runs closest to the plane's normal.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidRequest`] for an axis index above 2.
     pub fn resolve_axis(&self, axis: SliceAxis) -> Result<usize> {
         resolve_axis(&self.affine, axis)
     }
 
     /// Number of slices along `axis`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidRequest`] for an axis index above 2.
     pub fn slice_count(&self, axis: SliceAxis) -> Result<usize> {
         Ok(self.dims[self.resolve_axis(axis)?])
     }
 
     /// Slice `index` along `axis` of volume `volume`: rows run along the first remaining
     /// array axis and columns along the second (numpy's `data[:, :, k]` for axis 2), no flip.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidRequest`] for an axis, slice or volume the file does not have.
     pub fn slice(&self, axis: SliceAxis, index: usize, volume: usize) -> Result<Slice> {
         let a = self.resolve_axis(axis)?;
         if volume >= self.dims[3] {
             return Err(Error::InvalidRequest(format!(
-                "volume {volume}: the file holds {}",
-                self.dims[3]
+                "{}: volume {volume}: the file holds {}",
+                self.what, self.dims[3]
             )));
         }
         if index >= self.dims[a] {
             return Err(Error::InvalidRequest(format!(
-                "slice {index} along axis {a}: it has {}",
-                self.dims[a]
+                "{}: slice {index} along axis {a}: it has {}",
+                self.what, self.dims[a]
             )));
         }
         let [n0, n1, n2, _] = self.dims;
@@ -234,11 +315,21 @@ impl NiftiVolume {
 
     /// The reference's volume frames: slices chosen by `linspace(0, n - 1, count)` truncated,
     /// each clipped to the window (if any), min-max normalised to u8 and replicated to RGB.
+    ///
+    /// # Errors
+    ///
+    /// As [`NiftiVolume::slices_with_limits`].
     pub fn slices(&self, options: &SliceOptions) -> Result<Visual> {
         self.slices_with_limits(options, &Limits::default())
     }
 
     /// [`NiftiVolume::slices`] with an explicit budget for the frames it returns.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidRequest`] for an axis or volume the file does not have or 0 slices;
+    /// [`Error::TooLarge`] when the frames exceed `limits`; [`Error::InvalidRequest`] for an
+    /// invalid window.
     pub fn slices_with_limits(&self, options: &SliceOptions, limits: &Limits) -> Result<Visual> {
         let _span = tracing::info_span!("nifti_slices").entered();
         let a = self.resolve_axis(options.axis)?;
@@ -247,7 +338,7 @@ impl NiftiVolume {
             1 => (self.dims[0], self.dims[2]),
             _ => (self.dims[0], self.dims[1]),
         };
-        let indices = chosen_slices(self.dims[a], (w, h), options, limits)?;
+        let indices = chosen_slices(&self.what, self.dims[a], (w, h), options, limits)?;
         let frames = indices
             .iter()
             .map(|&k| {
@@ -286,7 +377,7 @@ fn read_header(what: &str, r: &mut impl Read) -> Result<(NiftiHeader, usize, Vox
 
 /// The array axis (0, 1 or 2) that `axis` names: itself for an index, else the axis whose
 /// affine column runs closest to the plane's normal.
-fn resolve_axis(affine: &Affine, axis: SliceAxis) -> Result<usize> {
+pub(crate) fn resolve_axis(affine: &Affine, axis: SliceAxis) -> Result<usize> {
     let world = match axis {
         SliceAxis::Index(i) if i < 3 => return Ok(i),
         SliceAxis::Index(i) => {
@@ -306,7 +397,8 @@ fn resolve_axis(affine: &Affine, axis: SliceAxis) -> Result<usize> {
 
 /// Which slices `options` keeps along an axis of `n`, with the budget checked for frames of
 /// `w` x `h`.
-fn chosen_slices(
+pub(crate) fn chosen_slices(
+    what: &str,
     n: usize,
     (w, h): (usize, usize),
     options: &SliceOptions,
@@ -314,11 +406,14 @@ fn chosen_slices(
 ) -> Result<Vec<usize>> {
     let indices = linspace_indices(n, options.count.unwrap_or(n));
     if indices.is_empty() {
-        return Err(Error::InvalidRequest("0 slices requested".into()));
+        return Err(Error::InvalidRequest(format!(
+            "{what}: 0 slices requested (the axis has {n})"
+        )));
     }
-    limits.check_frames("NIfTI slices", indices.len())?;
-    limits.check_frame("NIfTI slice", w, h)?;
-    limits.check_bytes("NIfTI slices", &[indices.len(), h, w], 3)?;
+    limits.check_frames(what, indices.len())?;
+    limits.check_frame(what, w, h)?;
+    // The f32 values of the chosen slices and their RGB frames are held at once.
+    limits.check_bytes(what, &[indices.len(), h, w], 4 + 3)?;
     Ok(indices)
 }
 

@@ -103,7 +103,9 @@ impl VoxelType {
 
 /// Reads `count` voxels of type `ty` from `reader`, applying `scaling` (`v * slope + inter`
 /// computed in f64, as nibabel's `get_fdata()` does) and storing f32. The caller has already
-/// checked `count` against the memory budget.
+/// checked `count` against the memory budget; the output still grows with the voxels read
+/// (amortised doubling) rather than being reserved from `count`, so a header that claims more
+/// voxels than the stream holds costs at most twice what is there.
 pub fn read_voxels(
     what: &str,
     reader: &mut impl Read,
@@ -114,10 +116,11 @@ pub fn read_voxels(
 ) -> Result<Vec<f32>> {
     const CHUNK_VOXELS: usize = 1 << 14;
     let size = ty.size();
-    let mut out = Vec::with_capacity(count);
-    let mut buf = vec![0u8; CHUNK_VOXELS * size];
+    let mut out = Vec::with_capacity(count.min(CHUNK_VOXELS));
+    let mut buf = vec![0u8; count.min(CHUNK_VOXELS) * size];
     while out.len() < count {
         let n = (count - out.len()).min(CHUNK_VOXELS);
+        out.reserve(n);
         let bytes = &mut buf[..n * size];
         reader.read_exact(bytes).map_err(|e| Error::InvalidNifti {
             what: what.to_string(),
