@@ -6,7 +6,9 @@ use crate::tokenizer::Tokenizer;
 use hulu_compress::{CompressionOptions, MedicalCompressor, TokenCompressor};
 use hulu_io::{Checkpoint, GenerationConfig, HuluConfig, PreprocessorConfig, Weights};
 use hulu_llm::{CausalDecoder, DecoderConfig};
-use hulu_vision::{ImageProcessor, Projector, SiglipNavitEncoder, VisionEncoder};
+use hulu_vision::{
+    EncoderOptions, ImageProcessor, ProcessorOptions, Projector, SiglipNavitEncoder, VisionEncoder,
+};
 use std::path::{Path, PathBuf};
 use tch::{Device, Kind};
 
@@ -23,6 +25,7 @@ pub struct HuluMed {
     pub(crate) template: ChatTemplate,
     pub(crate) preprocessor: PreprocessorConfig,
     pub(crate) processor: ImageProcessor,
+    pub(crate) processor_options: ProcessorOptions,
     pub(crate) vision: Box<dyn VisionEncoder + Send>,
     pub(crate) projector: Projector,
     pub(crate) compressor: Box<dyn TokenCompressor>,
@@ -47,6 +50,10 @@ impl HuluMed {
     /// decoder family from `architectures`, the weights memory-mapped, the tokenizer from
     /// `tokenizer.json` or the vocabulary files, the chat template, generation defaults and
     /// image-processor settings.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`HuluMedBuilder::build`].
     pub fn from_pretrained(dir: impl AsRef<Path>, device: Device, kind: Kind) -> Result<Self> {
         HuluMedBuilder::new(dir).device(device).kind(kind).build()
     }
@@ -134,6 +141,8 @@ pub struct HuluMedBuilder {
     vision: Option<(Box<dyn VisionEncoder + Send>, Projector)>,
     decoder: Option<Box<dyn CausalDecoder>>,
     compressor: Option<Box<dyn TokenCompressor>>,
+    processor_options: ProcessorOptions,
+    encoder_options: EncoderOptions,
 }
 
 impl HuluMedBuilder {
@@ -147,7 +156,23 @@ impl HuluMedBuilder {
             vision: None,
             decoder: None,
             compressor: None,
+            processor_options: ProcessorOptions::default(),
+            encoder_options: EncoderOptions::default(),
         }
+    }
+
+    /// Image-processor choices (pixel budget, minimum size, allocation limit, threads; the
+    /// defaults reproduce the reference).
+    pub fn processor_options(mut self, options: ProcessorOptions) -> Self {
+        self.processor_options = options;
+        self
+    }
+
+    /// Vision-encoder execution choices for the directory's encoder (patches encoded at
+    /// once); ignored when [`Self::vision`] supplies an encoder.
+    pub fn encoder_options(mut self, options: EncoderOptions) -> Self {
+        self.encoder_options = options;
+        self
     }
 
     /// Device for the weights loaded from the directory.
@@ -183,8 +208,15 @@ impl HuluMedBuilder {
         self
     }
 
-    /// Loads whatever was not supplied and checks the parts fit together ([`Error::Assembly`]
-    /// names the first mismatch).
+    /// Loads whatever was not supplied and checks the parts fit together.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when `config.json`, `generation_config.json`,
+    /// `preprocessor_config.json` or the checkpoint cannot be read; [`Error::NoTokenizer`],
+    /// [`Error::NoChatTemplate`] and the tokenizer's and template's errors;
+    /// [`Error::Vision`] or [`Error::Decoder`] when a component does not load from the
+    /// weights; [`Error::Assembly`] naming the first pair of parts that does not fit.
     pub fn build(self) -> Result<HuluMed> {
         let dir = self.dir;
         let _span = tracing::info_span!("load_model", dir = %dir.display()).entered();
@@ -197,7 +229,8 @@ impl HuluMedBuilder {
         })?;
         let tokenizer = Tokenizer::from_dir(&dir)?;
         let template = ChatTemplate::from_dir(&dir)?;
-        let processor = ImageProcessor::new(&preprocessor)?;
+        let processor =
+            ImageProcessor::with_options(&preprocessor, self.processor_options.clone())?;
 
         // Map the checkpoint only when something still has to come from it.
         let ckpt = if self.vision.is_none() || self.decoder.is_none() {
@@ -213,9 +246,10 @@ impl HuluMedBuilder {
             None => {
                 let w = weights.as_ref().expect("checkpoint opened");
                 let _span = tracing::info_span!("load_vision").entered();
-                let encoder = SiglipNavitEncoder::load(
+                let encoder = SiglipNavitEncoder::load_with_options(
                     &config.vision_encoder_config,
                     &w.pp("model.vision_encoder"),
+                    self.encoder_options,
                 )?;
                 let projector = Projector::load(
                     &w.pp("model.mm_projector"),
@@ -264,6 +298,7 @@ impl HuluMedBuilder {
             template,
             preprocessor,
             processor,
+            processor_options: self.processor_options,
             vision,
             projector,
             compressor,
