@@ -28,6 +28,11 @@ pub struct Tokenizer {
 
 impl Tokenizer {
     /// Loads the tokenizer of the checkpoint directory `dir`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoTokenizer`] when the directory has neither form; otherwise as
+    /// [`Tokenizer::from_tokenizer_json`] or [`Tokenizer::from_vocab_files`].
     pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref();
         let _span = tracing::info_span!("load_tokenizer", dir = %dir.display()).entered();
@@ -44,6 +49,10 @@ impl Tokenizer {
     }
 
     /// Loads a `tokenizer.json` file (the `tokenizers` serialisation).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidJson`] when the file cannot be read or parsed.
     pub fn from_tokenizer_json(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let inner = tokenizers::Tokenizer::from_file(path).map_err(|e| Error::json(path, e))?;
@@ -51,6 +60,12 @@ impl Tokenizer {
     }
 
     /// Assembles the Qwen2 tokenizer from the slow files in `dir` (see the type docs).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] or [`Error::InvalidJson`] for an unreadable file, [`Error::BadMerge`] for
+    /// a malformed merge, [`Error::AddedTokenId`] for an added token whose id does not follow
+    /// the vocabulary.
     pub fn from_vocab_files(dir: impl AsRef<Path>) -> Result<Self> {
         Ok(Self::from_inner(qwen2::build(dir.as_ref())?))
     }
@@ -124,6 +139,10 @@ impl Tokenizer {
     ///
     /// Byte sequences that are not valid UTF-8 become U+FFFD. An id outside the vocabulary is
     /// an [`Error::UnknownTokenId`] (the `tokenizers` library would silently drop it).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownTokenId`] as above; [`Error::Tokenizer`] when decoding fails.
     pub fn decode(&self, ids: &[u32], skip_special: bool) -> Result<String> {
         self.check_ids(ids)?;
         Ok(self.inner.decode(ids, skip_special)?)
