@@ -6,7 +6,7 @@
 
 use criterion::Criterion;
 use hulu_compress::{apply_mask, merge_tokens, MedicalCompressor, TokenCompressor};
-use hulu_io::PatchGrid;
+use hulu_io::{MergedGrid, PatchGrid};
 use std::time::Duration;
 use tch::{Device, Kind, Tensor};
 
@@ -41,17 +41,27 @@ fn volume(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(8));
     group.bench_function("mask_f32", |b| {
-        b.iter(|| compressor.keep_mask(&pixels, &grids, &merges).unwrap())
+        b.iter(|| {
+            compressor
+                .keep_mask(&pixels, &MergedGrid::zip(&grids, &merges).unwrap())
+                .unwrap()
+        })
     });
     let pixels_bf16 = pixels.to_kind(Kind::BFloat16);
     group.bench_function("mask_bf16", |b| {
-        b.iter(|| compressor.keep_mask(&pixels_bf16, &grids, &merges).unwrap())
+        b.iter(|| {
+            compressor
+                .keep_mask(&pixels_bf16, &MergedGrid::zip(&grids, &merges).unwrap())
+                .unwrap()
+        })
     });
     group.bench_function("merge_c1152", |b| {
         b.iter(|| merge_tokens(&features, &grids, &merges).unwrap())
     });
     let merged = merge_tokens(&features, &grids, &merges).unwrap();
-    let mask = compressor.keep_mask(&pixels, &grids, &merges).unwrap();
+    let mask = compressor
+        .keep_mask(&pixels, &MergedGrid::zip(&grids, &merges).unwrap())
+        .unwrap();
     let ids = vec![7i64; mask.len()];
     eprintln!(
         "volume: kept {} of {} merged tokens (reduction {:.1}%)",
@@ -64,7 +74,9 @@ fn volume(c: &mut Criterion) {
     });
     group.bench_function("mask_and_merge", |b| {
         b.iter(|| {
-            let mask = compressor.keep_mask(&pixels, &grids, &merges).unwrap();
+            let mask = compressor
+                .keep_mask(&pixels, &MergedGrid::zip(&grids, &merges).unwrap())
+                .unwrap();
             let merged = merge_tokens(&features, &grids, &merges).unwrap();
             apply_mask(&merged, &ids, 7, &mask).unwrap()
         })

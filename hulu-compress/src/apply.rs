@@ -72,23 +72,19 @@ pub fn apply_mask(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hulu_io::PatchGrid;
+    use hulu_io::{MergedGrid, PatchGrid};
     use tch::{Device, Kind};
 
     const IMAGE: i64 = 9;
 
     fn mask(keep: Vec<bool>) -> KeepMask {
         let cols = keep.len();
-        KeepMask::new(
-            keep,
-            &[PatchGrid {
-                frames: 1,
-                rows: 1,
-                cols,
-            }],
-            &[1],
-        )
-        .unwrap()
+        let grid = PatchGrid {
+            frames: 1,
+            rows: 1,
+            cols,
+        };
+        KeepMask::new(keep, &[MergedGrid::new(grid, 1).unwrap()]).unwrap()
     }
 
     #[test]

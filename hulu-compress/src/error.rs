@@ -37,6 +37,16 @@ pub enum Error {
     #[error("invalid compression option: {0}")]
     Option(String),
     /// An error from libtorch.
-    #[error("libtorch: {0}")]
+    #[error(transparent)]
     Torch(#[from] tch::TchError),
+}
+
+impl From<hulu_io::GridError> for Error {
+    fn from(e: hulu_io::GridError) -> Self {
+        Error::MergeSize {
+            merge: e.merge,
+            rows: e.grid.rows,
+            cols: e.grid.cols,
+        }
+    }
 }

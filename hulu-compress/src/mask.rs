@@ -2,7 +2,7 @@
 //! callers can report what compression did frame by frame.
 
 use crate::{Error, Result};
-use hulu_io::PatchGrid;
+use hulu_io::MergedGrid;
 
 /// Token layout of one visual input after the in-plane merge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,27 +20,17 @@ impl InputLayout {
     }
 }
 
-/// Token layouts of `grids` merged with `merge_sizes`, checking that both lists pair up, that
-/// every merge size divides its grid and that no count overflows.
-pub fn layouts(grids: &[PatchGrid], merge_sizes: &[usize]) -> Result<Vec<InputLayout>> {
-    if grids.len() != merge_sizes.len() {
-        return Err(Error::Shape(format!(
-            "{} grids but {} merge sizes",
-            grids.len(),
-            merge_sizes.len()
-        )));
-    }
+/// Token layouts of `grids` (their merge sizes were checked when the grids were made),
+/// checking that no count overflows.
+///
+/// # Errors
+///
+/// [`Error::Shape`] when a grid's token count overflows.
+pub fn layouts(grids: &[MergedGrid]) -> Result<Vec<InputLayout>> {
     grids
         .iter()
-        .zip(merge_sizes)
-        .map(|(g, &m)| {
-            if m == 0 || g.rows % m != 0 || g.cols % m != 0 {
-                return Err(Error::MergeSize {
-                    merge: m,
-                    rows: g.rows,
-                    cols: g.cols,
-                });
-            }
+        .map(|g| {
+            let m = g.merge();
             let tokens_per_frame = (g.rows / m).checked_mul(g.cols / m);
             let total = tokens_per_frame.and_then(|n| n.checked_mul(g.frames));
             match (tokens_per_frame, total) {
@@ -48,7 +38,10 @@ pub fn layouts(grids: &[PatchGrid], merge_sizes: &[usize]) -> Result<Vec<InputLa
                     frames: g.frames,
                     tokens_per_frame,
                 }),
-                _ => Err(Error::Shape(format!("token count of grid {g:?} overflows"))),
+                _ => Err(Error::Shape(format!(
+                    "token count of grid {:?} overflows",
+                    g.grid()
+                ))),
             }
         })
         .collect()
@@ -77,11 +70,19 @@ pub struct KeepMask {
 
 impl KeepMask {
     /// Wraps flags computed elsewhere, checking that they cover the merged tokens of `grids`.
-    pub fn new(keep: Vec<bool>, grids: &[PatchGrid], merge_sizes: &[usize]) -> Result<Self> {
-        Self::from_layout(keep, layouts(grids, merge_sizes)?)
+    ///
+    /// # Errors
+    ///
+    /// [`Error::MaskLength`] when they do not; [`Error::Shape`] when a count overflows.
+    pub fn new(keep: Vec<bool>, grids: &[MergedGrid]) -> Result<Self> {
+        Self::from_layout(keep, layouts(grids)?)
     }
 
     /// Wraps flags for an explicit layout, checking that their number is the layout's tokens.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::MaskLength`] when it is not.
     pub fn from_layout(keep: Vec<bool>, layout: Vec<InputLayout>) -> Result<Self> {
         let tokens: usize = layout.iter().map(InputLayout::tokens).sum();
         if keep.len() != tokens {
@@ -95,8 +96,12 @@ impl KeepMask {
     }
 
     /// The mask that keeps every merged token of `grids` (compression off).
-    pub fn keep_all(grids: &[PatchGrid], merge_sizes: &[usize]) -> Result<Self> {
-        let layout = layouts(grids, merge_sizes)?;
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Shape`] when a count overflows.
+    pub fn keep_all(grids: &[MergedGrid]) -> Result<Self> {
+        let layout = layouts(grids)?;
         let tokens = layout.iter().map(InputLayout::tokens).sum();
         Ok(KeepMask {
             keep: vec![true; tokens],
@@ -167,13 +172,13 @@ impl KeepMask {
 mod tests {
     use super::*;
 
-    fn grid(frames: usize, rows: usize, cols: usize) -> PatchGrid {
-        PatchGrid { frames, rows, cols }
+    fn grid(frames: usize, rows: usize, cols: usize, merge: usize) -> MergedGrid {
+        MergedGrid::new(hulu_io::PatchGrid { frames, rows, cols }, merge).unwrap()
     }
 
     #[test]
     fn layouts_count_merged_tokens_per_frame() {
-        let l = layouts(&[grid(3, 4, 6), grid(1, 5, 7)], &[2, 1]).unwrap();
+        let l = layouts(&[grid(3, 4, 6, 2), grid(1, 5, 7, 1)]).unwrap();
         assert_eq!(
             l,
             vec![
@@ -190,28 +195,16 @@ mod tests {
     }
 
     #[test]
-    fn layouts_reject_bad_merge_sizes_and_unpaired_lists() {
+    fn layouts_reject_overflowing_counts() {
         assert!(matches!(
-            layouts(&[grid(1, 3, 4)], &[2]),
-            Err(Error::MergeSize { merge: 2, .. })
-        ));
-        assert!(matches!(
-            layouts(&[grid(1, 2, 2)], &[0]),
-            Err(Error::MergeSize { merge: 0, .. })
-        ));
-        assert!(matches!(
-            layouts(&[grid(1, 2, 2)], &[]),
-            Err(Error::Shape(_))
-        ));
-        assert!(matches!(
-            layouts(&[grid(usize::MAX, 2, 2)], &[1]),
+            layouts(&[grid(usize::MAX, 2, 2, 1)]),
             Err(Error::Shape(_))
         ));
     }
 
     #[test]
     fn mask_of_wrong_length_is_rejected() {
-        let err = KeepMask::new(vec![true; 5], &[grid(2, 2, 2)], &[1]).unwrap_err();
+        let err = KeepMask::new(vec![true; 5], &[grid(2, 2, 2, 1)]).unwrap_err();
         assert!(matches!(
             err,
             Error::MaskLength {
@@ -221,7 +214,7 @@ mod tests {
             }
         ));
         // 2·4 + 3 = 11 tokens, not 7.
-        let message = KeepMask::new(vec![true; 7], &[grid(2, 2, 2), grid(1, 1, 3)], &[1, 1])
+        let message = KeepMask::new(vec![true; 7], &[grid(2, 2, 2, 1), grid(1, 1, 3, 1)])
             .unwrap_err()
             .to_string();
         assert!(
@@ -233,7 +226,7 @@ mod tests {
     #[test]
     fn frame_stats_follow_the_layout() {
         let keep = vec![true, false, false, true, true, true, false];
-        let mask = KeepMask::new(keep, &[grid(2, 2, 4), grid(1, 1, 3)], &[2, 1]).unwrap();
+        let mask = KeepMask::new(keep, &[grid(2, 2, 4, 2), grid(1, 1, 3, 1)]).unwrap();
         let stats = mask.frame_stats();
         let summary: Vec<(usize, usize, usize, usize)> = stats
             .iter()
@@ -246,7 +239,7 @@ mod tests {
 
     #[test]
     fn keep_all_keeps_every_token() {
-        let mask = KeepMask::keep_all(&[grid(3, 4, 4)], &[2]).unwrap();
+        let mask = KeepMask::keep_all(&[grid(3, 4, 4, 2)]).unwrap();
         assert_eq!(mask.len(), 12);
         assert_eq!(mask.kept(), 12);
         assert_eq!(mask.reduction(), 0.0);

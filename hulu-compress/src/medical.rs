@@ -3,7 +3,7 @@
 
 use crate::mask::{layouts, InputLayout};
 use crate::{Error, KeepMask, Result, TokenCompressor};
-use hulu_io::PatchGrid;
+use hulu_io::MergedGrid;
 use tch::{Device, Kind, Tensor};
 
 /// Largest number of pixel values differenced at once; longer inputs are processed in runs of
@@ -137,18 +137,13 @@ impl MedicalCompressor {
 }
 
 impl TokenCompressor for MedicalCompressor {
-    fn keep_mask(
-        &self,
-        pixel_values: &Tensor,
-        grids: &[PatchGrid],
-        merge_sizes: &[usize],
-    ) -> Result<KeepMask> {
+    fn keep_mask(&self, pixel_values: &Tensor, grids: &[MergedGrid]) -> Result<KeepMask> {
         let _span = tracing::info_span!("compression_mask", inputs = grids.len()).entered();
-        let layout = layouts(grids, merge_sizes)?;
+        let layout = layouts(grids)?;
         let values = check_pixels(pixel_values, grids)?;
         let mut keep = Vec::with_capacity(layout.iter().map(InputLayout::tokens).sum());
         let mut start = 0i64;
-        for (l, &m) in layout.iter().zip(merge_sizes) {
+        for (l, m) in layout.iter().zip(grids.iter().map(MergedGrid::merge)) {
             let rows = (l.tokens() * m * m) as i64;
             let x = pixel_values.f_narrow(0, start, rows)?;
             start += rows;
@@ -167,10 +162,17 @@ impl TokenCompressor for MedicalCompressor {
         }
         KeepMask::from_layout(keep, layout)
     }
+
+    fn with_threshold(&self, threshold: f64) -> Result<Box<dyn TokenCompressor>> {
+        Ok(Box::new(MedicalCompressor::new(CompressionOptions {
+            threshold,
+            ..self.options
+        })?))
+    }
 }
 
 /// Checks `pixel_values` is a floating `[Σ patches, D]` matrix for `grids`; returns `D`.
-pub(crate) fn check_pixels(pixel_values: &Tensor, grids: &[PatchGrid]) -> Result<usize> {
+pub(crate) fn check_pixels(pixel_values: &Tensor, grids: &[MergedGrid]) -> Result<usize> {
     let size = pixel_values.size();
     let patches = grids
         .iter()
@@ -201,6 +203,14 @@ fn force_min_tokens(row: &mut [bool], min_tokens: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hulu_io::PatchGrid;
+
+    fn merged(grids: &[PatchGrid], merge: usize) -> Vec<MergedGrid> {
+        grids
+            .iter()
+            .map(|&g| MergedGrid::new(g, merge).unwrap())
+            .collect()
+    }
 
     #[test]
     fn forcing_sets_the_first_tokens_only_when_short() {
@@ -236,12 +246,12 @@ mod tests {
         let c = MedicalCompressor::default();
         let ints = Tensor::zeros([8, 3], (Kind::Int64, Device::Cpu));
         assert!(matches!(
-            c.keep_mask(&ints, &grids, &[1]),
+            c.keep_mask(&ints, &merged(&grids, 1)),
             Err(Error::Dtype(Kind::Int64))
         ));
         let short = Tensor::zeros([7, 3], (Kind::Float, Device::Cpu));
         assert!(matches!(
-            c.keep_mask(&short, &grids, &[1]),
+            c.keep_mask(&short, &merged(&grids, 1)),
             Err(Error::Shape(_))
         ));
     }
@@ -255,7 +265,7 @@ mod tests {
         }];
         let pixels = Tensor::zeros([0, 5], (Kind::Float, Device::Cpu));
         let mask = MedicalCompressor::default()
-            .keep_mask(&pixels, &grids, &[2])
+            .keep_mask(&pixels, &merged(&grids, 2))
             .unwrap();
         assert!(mask.is_empty());
         assert_eq!(mask.frame_stats().len(), 3);
@@ -279,7 +289,7 @@ mod tests {
             cols: 4,
         }];
         let mask = MedicalCompressor::default()
-            .keep_mask(&pixels, &grids, &[2])
+            .keep_mask(&pixels, &merged(&grids, 2))
             .unwrap();
         // Diffs of token 0: -, .05, .25, 0, .15, .45; token 1 never changes, so frames keeping
         // nothing get their first token forced.
@@ -299,7 +309,7 @@ mod tests {
             ..Default::default()
         })
         .unwrap()
-        .keep_mask(&pixels, &grids, &[2])
+        .keep_mask(&pixels, &merged(&grids, 2))
         .unwrap();
         let expected_whole = [
             true, true, false, false, true, false, false, false, true, false, true, false,
@@ -327,10 +337,10 @@ mod tests {
             ..Default::default()
         })
         .unwrap();
-        let f32_mask = c.keep_mask(&pixels, &grids, &[1]).unwrap();
+        let f32_mask = c.keep_mask(&pixels, &merged(&grids, 1)).unwrap();
         assert_eq!(f32_mask.as_slice(), [true, true]);
         let bf16 = pixels.to_kind(Kind::BFloat16);
-        let bf16_mask = c.keep_mask(&bf16, &grids, &[1]).unwrap();
+        let bf16_mask = c.keep_mask(&bf16, &merged(&grids, 1)).unwrap();
         assert_eq!(bf16_mask.as_slice(), [true, false]);
     }
 
@@ -356,7 +366,7 @@ mod tests {
         };
         let previous = MedicalCompressor::new(options)
             .unwrap()
-            .keep_mask(&pixels, &grids, &[1])
+            .keep_mask(&pixels, &merged(&grids, 1))
             .unwrap();
         assert_eq!(previous.as_slice(), [true, false, false, false, false]);
         let last_kept = MedicalCompressor::new(CompressionOptions {
@@ -364,7 +374,7 @@ mod tests {
             ..options
         })
         .unwrap()
-        .keep_mask(&pixels, &grids, &[1])
+        .keep_mask(&pixels, &merged(&grids, 1))
         .unwrap();
         // Against the last kept frame: 0.06, 0.12 (kept), 0.06, 0.12 (kept).
         assert_eq!(last_kept.as_slice(), [true, false, true, false, true]);

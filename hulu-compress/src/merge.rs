@@ -1,7 +1,7 @@
 //! The in-plane merge: each `m × m` block of patch features becomes one token.
 
 use crate::{Error, Result};
-use hulu_io::PatchGrid;
+use hulu_io::{MergedGrid, PatchGrid};
 use tch::{Device, Kind, Tensor};
 
 /// Merges each `m × m` block of patches into one token, per input, as the reference does:
@@ -32,16 +32,11 @@ pub fn merge_tokens(
         )));
     }
     let c = size[1];
+    let merged = MergedGrid::zip(grids, merge_sizes)?;
     let mut outputs = Vec::with_capacity(grids.len());
     let mut start = 0i64;
-    for (g, &m) in grids.iter().zip(merge_sizes) {
-        if m == 0 || g.rows % m != 0 || g.cols % m != 0 {
-            return Err(Error::MergeSize {
-                merge: m,
-                rows: g.rows,
-                cols: g.cols,
-            });
-        }
+    for g in &merged {
+        let m = g.merge();
         let n = g.patches() as i64;
         let chunk = features.f_narrow(0, start, n)?;
         start += n;

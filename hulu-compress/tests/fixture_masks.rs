@@ -2,7 +2,7 @@
 //! float32 and in bf16, and the ids the decoder sees once the mask is applied.
 
 use hulu_compress::{apply_mask, KeepMask, MedicalCompressor, NoCompression, TokenCompressor};
-use hulu_io::PatchGrid;
+use hulu_io::{MergedGrid, PatchGrid};
 use hulu_testkit::{cases, Case, TensorFile};
 use tch::{Kind, Tensor};
 
@@ -69,7 +69,7 @@ fn float32_masks_equal_the_reference() {
         let t = case.tensors();
         let v = visual(&t);
         let mask = MedicalCompressor::default()
-            .keep_mask(&v.pixels, &v.grids, &v.merges)
+            .keep_mask(&v.pixels, &MergedGrid::zip(&v.grids, &v.merges).unwrap())
             .unwrap();
         println!("{}: {}", case.label(), describe(&mask));
         assert_eq!(
@@ -88,7 +88,7 @@ fn bf16_masks_equal_the_reference() {
         let v = visual(&t);
         let pixels = v.pixels.to_kind(Kind::BFloat16);
         let mask = MedicalCompressor::default()
-            .keep_mask(&pixels, &v.grids, &v.merges)
+            .keep_mask(&pixels, &MergedGrid::zip(&v.grids, &v.merges).unwrap())
             .unwrap();
         println!("{}: bf16 {}", case.label(), describe(&mask));
         assert_eq!(
@@ -118,7 +118,9 @@ fn applied_masks_give_the_decoder_ids() {
         } else {
             Box::new(NoCompression)
         };
-        let mask = policy.keep_mask(&v.pixels, &v.grids, &v.merges).unwrap();
+        let mask = policy
+            .keep_mask(&v.pixels, &MergedGrid::zip(&v.grids, &v.merges).unwrap())
+            .unwrap();
         let vf = t.get("vision_features");
         let features = Tensor::from_slice(&vf.f32()).view([vf.shape[0] as i64, -1]);
         let out = apply_mask(&features, &t.get("input_ids").i64(), image_token_id, &mask).unwrap();

@@ -4,7 +4,7 @@ use hulu_compress::{
     apply_mask, layouts, merge_tokens, CompressionOptions, KeepMask, MedicalCompressor,
     TokenCompressor,
 };
-use hulu_io::PatchGrid;
+use hulu_io::{MergedGrid, PatchGrid};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use tch::{Kind, Tensor};
@@ -85,7 +85,7 @@ fn mask_of(inputs: &[Input], options: CompressionOptions) -> KeepMask {
     let merges: Vec<usize> = inputs.iter().map(|i| i.merge).collect();
     MedicalCompressor::new(options)
         .unwrap()
-        .keep_mask(&pixels, &grids, &merges)
+        .keep_mask(&pixels, &MergedGrid::zip(&grids, &merges).unwrap())
         .unwrap()
 }
 
@@ -229,7 +229,7 @@ proptest! {
         let tokens = ids.iter().filter(|&&id| id == IMAGE).count();
         let keep = flags[..tokens].to_vec();
         let grids = [PatchGrid { frames: 1, rows: 1, cols: tokens }];
-        let mask = KeepMask::new(keep.clone(), &grids, &[1]).unwrap();
+        let mask = KeepMask::new(keep.clone(), &MergedGrid::zip(&grids, &[1]).unwrap()).unwrap();
         let features = Tensor::arange(tokens as i64, (Kind::Float, tch::Device::Cpu))
             .view([-1, 1])
             .repeat([1, 2]);
@@ -348,7 +348,7 @@ fn layouts_agree_with_patch_grid_token_counts() {
             cols: 9,
         },
     ];
-    let l = layouts(&grids, &[2, 1]).unwrap();
+    let l = layouts(&MergedGrid::zip(&grids, &[2, 1]).unwrap()).unwrap();
     assert_eq!(l[0].tokens(), grids[0].merged_tokens(2));
     assert_eq!(l[1].tokens(), grids[1].merged_tokens(1));
 }

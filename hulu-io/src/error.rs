@@ -13,7 +13,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum Error {
     /// An operating-system error opening or reading a file.
-    #[error("{path}: {source}")]
+    #[error("cannot read {path}")]
     Io {
         /// The file.
         path: PathBuf,
@@ -212,7 +212,7 @@ pub enum Error {
 
     /// An error from libtorch while building a tensor.
     #[cfg(feature = "tch")]
-    #[error("libtorch: {0}")]
+    #[error(transparent)]
     Torch(#[from] tch::TchError),
 
     /// A path given as a file names a directory, FIFO, socket or device (`/dev/zero`): only

@@ -29,7 +29,7 @@ pub mod volume;
 pub use checkpoint::{Checkpoint, TensorMeta};
 pub use dicom::{load_dicom, DicomFile, DicomImage, DicomRender, DicomSeries, DicomWindow};
 pub use error::{Error, Result};
-pub use grid::PatchGrid;
+pub use grid::{GridError, MergedGrid, PatchGrid};
 pub use limits::Limits;
 pub use nifti::NiftiVolume;
 pub use visual::{RgbFrame, Visual, VisualKind};

@@ -13,7 +13,7 @@ use std::time::Duration;
 use hulu_io::dicom::{load_dicom, DicomRender};
 use hulu_io::nifti::{NiftiFile, NiftiVolume};
 use hulu_io::video::{load_video, VideoOptions};
-use hulu_io::{image::load_image, Checkpoint, Error, HuluConfig, Limits};
+use hulu_io::{image::load_image, Checkpoint, Error, Limits};
 
 /// A fresh directory under the system temp dir, removed on drop.
 struct Scratch(PathBuf);
@@ -53,7 +53,9 @@ fn loaders() -> Vec<(&'static str, Loader)> {
         ("video", |p| {
             load_video(p, &VideoOptions::default()).map(drop)
         }),
-        ("config", |p| HuluConfig::from_file(p).map(drop)),
+        ("json", |p| {
+            hulu_io::json::read_json::<serde_json::Value>(p).map(drop)
+        }),
     ]
 }
 

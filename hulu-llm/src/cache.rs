@@ -6,6 +6,10 @@
 //! are masked out of attention and do not advance positions, so each row computes exactly what
 //! it would compute alone.
 
+mod rows;
+
+pub use rows::BatchCache;
+
 use crate::config::DecoderConfig;
 use crate::{Error, Result};
 use tch::{Device, Kind, Tensor};

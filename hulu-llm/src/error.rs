@@ -16,7 +16,7 @@ pub enum Error {
     Io(#[from] hulu_io::Error),
 
     /// libtorch reported an error (for example an allocation that failed on the device).
-    #[error("libtorch: {0}")]
+    #[error(transparent)]
     Torch(#[from] tch::TchError),
 
     /// The decoder configuration is inconsistent.

@@ -22,8 +22,9 @@
 //! ```
 //!
 //! The [`KvCache`] is preallocated per sequence; a batch of prompts of different lengths is
-//! left-padded ([`CausalDecoder::prefill_padded`], [`greedy`]) with padding masked out, so each
-//! row computes what it would alone. Dtype and device are the caller's: float32 on the CPU is the
+//! left-padded ([`CausalDecoder::prefill_padded`]) with padding masked out, so each row computes
+//! what it would alone, and rows can join and leave a running batch ([`BatchCache`]). The
+//! generation loop itself (sampling, streaming, stopping) lives in `hulu-model`. Dtype and device are the caller's: float32 on the CPU is the
 //! reference path, bf16 and f16 run on the CPU and on CUDA.
 
 mod attention;
@@ -31,7 +32,6 @@ mod cache;
 mod config;
 mod decoder;
 mod error;
-mod generate;
 mod layer;
 mod linear;
 mod mlp;
@@ -41,12 +41,11 @@ mod stack;
 
 pub mod families;
 
-pub use cache::{CacheMemory, KvCache};
+pub use cache::{BatchCache, CacheMemory, KvCache};
 pub use config::{limits, DecoderConfig, DecoderFamily};
 pub use decoder::{
     load_decoder, load_decoder_from_dir, CausalDecoder, Qwen2Decoder, Qwen3Decoder,
     PREFILL_CHUNK_TOKENS,
 };
 pub use error::{Error, Result};
-pub use generate::{greedy, GreedyOptions};
 pub use stack::{DecoderOutput, LogitsFor};

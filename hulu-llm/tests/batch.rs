@@ -1,10 +1,11 @@
 //! Batched decoding of prompts of different lengths (left-padded, masked) equals decoding each
-//! prompt alone.
+//! prompt alone. (Batched greedy generation is tested with the generation loop, in
+//! `hulu-model/tests/greedy.rs`.)
 
 mod common;
 
-use common::{decoder, device, eos_ids, i64_tensor, values};
-use hulu_llm::{greedy, GreedyOptions, LogitsFor};
+use common::{decoder, device, i64_tensor, values};
+use hulu_llm::LogitsFor;
 use hulu_testkit::{assert_close, cases, models, Tolerance};
 use tch::{Kind, Tensor};
 
@@ -98,58 +99,4 @@ fn padded_batch_equals_one_by_one() {
             }
         }
     }
-}
-
-#[test]
-fn batched_greedy_equals_one_by_one() {
-    for model in models() {
-        println!("{}", model.display());
-        let dec = decoder(&model, Kind::Float);
-        let embeds: Vec<Tensor> = prompts(&model)
-            .iter()
-            .map(|p| dec.embed(p).unwrap())
-            .collect();
-        let options = GreedyOptions {
-            max_new_tokens: 6,
-            stop_ids: vec![],
-            suppress_ids: eos_ids(&model),
-        };
-        let together = greedy(dec.as_ref(), &embeds, &options).unwrap();
-        for (row, e) in embeds.iter().enumerate() {
-            let alone = greedy(dec.as_ref(), std::slice::from_ref(e), &options).unwrap();
-            println!("  row {row}: {:?}", together[row]);
-            assert_eq!(together[row], alone[0], "row {row}");
-            assert_eq!(together[row].len(), 6);
-        }
-    }
-}
-
-#[test]
-fn a_row_stops_at_its_stop_id_while_others_go_on() {
-    let model = &models()[0];
-    let dec = decoder(model, Kind::Float);
-    let embeds: Vec<Tensor> = prompts(model)
-        .iter()
-        .map(|p| dec.embed(p).unwrap())
-        .collect();
-    let free = GreedyOptions {
-        max_new_tokens: 5,
-        ..GreedyOptions::default()
-    };
-    let unconstrained = greedy(dec.as_ref(), &embeds, &free).unwrap();
-    // Make the second token of row 0 a stop id (when it does not also occur first elsewhere).
-    let stop = unconstrained[0][1];
-    let stopping = GreedyOptions {
-        stop_ids: vec![stop],
-        ..free
-    };
-    let out = greedy(dec.as_ref(), &embeds, &stopping).unwrap();
-    for (row, ids) in unconstrained.iter().enumerate() {
-        let cut = ids
-            .iter()
-            .position(|&t| t == stop)
-            .map_or(ids.len(), |i| i + 1);
-        assert_eq!(out[row], ids[..cut], "row {row}");
-    }
-    assert!(out[0].len() <= 2);
 }

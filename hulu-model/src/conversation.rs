@@ -74,16 +74,24 @@ pub fn visual_part(visual: &Visual) -> Part {
 /// The template messages of a conversation. A system turn of plain text becomes a plain-string
 /// message, as the reference writes system prompts; every other turn a list of parts.
 pub fn to_messages(turns: &[Turn]) -> Vec<Message> {
+    to_messages_mapped(turns, |_, text| text.to_string())
+}
+
+/// [`to_messages`] with every text replaced by `text(turn, text)`.
+pub(crate) fn to_messages_mapped(
+    turns: &[Turn],
+    mut text: impl FnMut(&Turn, &str) -> String,
+) -> Vec<Message> {
     turns
         .iter()
         .map(|turn| match (&turn.role, turn.items.as_slice()) {
-            (Role::System, [Item::Text(text)]) => Message::system(text.clone()),
+            (Role::System, [Item::Text(t)]) => Message::system(text(turn, t)),
             _ => Message::new(
                 turn.role.clone(),
                 turn.items
                     .iter()
                     .map(|item| match item {
-                        Item::Text(t) => Part::text(t.clone()),
+                        Item::Text(t) => Part::text(text(turn, t)),
                         Item::Visual(v) => visual_part(v),
                     })
                     .collect(),

@@ -13,7 +13,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum Error {
     /// An operating-system error opening or reading a file.
-    #[error("{path}: {source}")]
+    #[error("cannot read {path}")]
     Io {
         /// The file.
         path: PathBuf,
@@ -31,9 +31,14 @@ pub enum Error {
         reason: String,
     },
 
-    /// A config file could not be read by `hulu-io`.
+    /// A config or checkpoint file could not be read by `hulu-io`.
     #[error(transparent)]
     Config(#[from] hulu_io::Error),
+
+    /// A visual input (image, DICOM, NIfTI, video) could not be read by `hulu-io`; the
+    /// message names the file.
+    #[error(transparent)]
+    Media(hulu_io::Error),
 
     /// The directory has neither `tokenizer.json` nor `vocab.json` + `merges.txt`.
     #[error("{dir}: no tokenizer.json and no vocab.json + merges.txt")]
@@ -108,9 +113,18 @@ pub enum Error {
         visual_frames: usize,
     },
 
-    /// A visual grid cannot be merged with its merge factor, or the two lists differ in length.
-    #[error("invalid visual grid: {0}")]
-    InvalidGrid(String),
+    /// Text of the conversation contains the image token's text (`<image>`), which only a
+    /// visual item may put in the prompt.
+    #[error(
+        "turn {turn} contains the text {text:?}, which marks a visual input: attach the \
+         picture as a visual item, or set PrepareOptions::literal_text to read it as text"
+    )]
+    LiteralImageToken {
+        /// Index of the turn in the conversation.
+        turn: usize,
+        /// The image token's text.
+        text: String,
+    },
 
     /// Logits are empty, contain NaN, or are all `-inf`.
     #[error("invalid logits: {0}")]
@@ -125,15 +139,15 @@ pub enum Error {
     Tensor(String),
 
     /// The vision side failed (preprocessing, encoder, projector).
-    #[error("vision: {0}")]
+    #[error(transparent)]
     Vision(#[from] hulu_vision::Error),
 
     /// Token compression failed.
-    #[error("compression: {0}")]
+    #[error(transparent)]
     Compress(#[from] hulu_compress::Error),
 
     /// The decoder failed (including prompts longer than its cache).
-    #[error("decoder: {0}")]
+    #[error(transparent)]
     Decoder(#[from] hulu_llm::Error),
 
     /// Components that do not fit together (widths, vocabulary).

@@ -9,43 +9,29 @@
 //! placeholders → 20 ids each, 160 in all); the cine video `[6, 18, 22]` with `m = 2` (six
 //! placeholders → 99 ids each). Token compression happens later, on these expanded ids.
 
-use hulu_io::PatchGrid;
+use hulu_io::MergedGrid;
 
 use crate::error::{Error, Result};
 use crate::tokenizer::Tokenizer;
 
 /// Visual tokens per placeholder, in prompt order: for each input, `frames` entries of
-/// `(rows / m) * (cols / m)`.
-///
-/// `grids[i]` and `merge_sizes[i]` describe visual input `i` (the reference's `grid_sizes` and
-/// `merge_sizes`). A merge factor of zero, one that does not divide the grid, or lists of
-/// different lengths are an [`Error::InvalidGrid`].
-pub fn tokens_per_placeholder(grids: &[PatchGrid], merge_sizes: &[usize]) -> Result<Vec<usize>> {
-    if grids.len() != merge_sizes.len() {
-        return Err(Error::InvalidGrid(format!(
-            "{} grids but {} merge sizes",
-            grids.len(),
-            merge_sizes.len()
-        )));
-    }
-    let mut counts = Vec::new();
-    for (index, (grid, &m)) in grids.iter().zip(merge_sizes).enumerate() {
-        if m == 0 || grid.rows % m != 0 || grid.cols % m != 0 {
-            return Err(Error::InvalidGrid(format!(
-                "visual input {index}: {}x{} patches cannot be merged {m}x{m}",
-                grid.rows, grid.cols
-            )));
-        }
-        let per_frame = (grid.rows / m) * (grid.cols / m);
-        counts.extend(std::iter::repeat_n(per_frame, grid.frames));
-    }
-    Ok(counts)
+/// `(rows / m) * (cols / m)` (the grids are the reference's `grid_sizes` paired with its
+/// `merge_sizes`, checked when the [`MergedGrid`] was made).
+pub fn tokens_per_placeholder(grids: &[MergedGrid]) -> Vec<usize> {
+    grids
+        .iter()
+        .flat_map(|g| std::iter::repeat_n(g.tokens_per_frame(), g.frames))
+        .collect()
 }
 
 /// `ids` with the `k`-th occurrence of `image_token_id` replaced by `counts[k]` copies of it.
 ///
 /// The number of occurrences must equal `counts.len()`, else [`Error::ImageCountMismatch`]:
 /// a conversation that names more or fewer frames than the visual inputs provide.
+///
+/// # Errors
+///
+/// [`Error::ImageCountMismatch`] as above.
 pub fn expand_image_tokens(ids: &[u32], image_token_id: u32, counts: &[usize]) -> Result<Vec<u32>> {
     let placeholders = ids.iter().filter(|&&id| id == image_token_id).count();
     if placeholders != counts.len() {
@@ -71,6 +57,11 @@ pub fn expand_image_tokens(ids: &[u32], image_token_id: u32, counts: &[usize]) -
 
 /// The image token id of a checkpoint: `config.json`'s `image_token_index` (151669 for the
 /// fixtures, 151665 for the published 7B/32B checkpoints).
+///
+/// # Errors
+///
+/// [`Error::Config`] when `config.json` cannot be read; [`Error::InvalidImageToken`] when the
+/// index is not a token id.
 pub fn image_token_id(model_dir: impl AsRef<std::path::Path>) -> Result<u32> {
     let config = crate::config::HuluConfig::from_file(model_dir.as_ref().join("config.json"))?;
     u32::try_from(config.image_token_index)
@@ -79,6 +70,11 @@ pub fn image_token_id(model_dir: impl AsRef<std::path::Path>) -> Result<u32> {
 
 /// The ids of a rendered prompt with each `image_token_id` expanded to `counts[k]` copies
 /// (see [`expand_image_tokens`]).
+///
+/// # Errors
+///
+/// [`Error::Tokenizer`] when tokenising fails; [`Error::ImageCountMismatch`] as for
+/// [`expand_image_tokens`].
 pub fn encode_with_images(
     tokenizer: &Tokenizer,
     prompt: &str,

@@ -2,12 +2,12 @@
 //! tokens with a [`Sampler`], streaming UTF-8-safe text, stopping on EOS ids and stop strings.
 
 use crate::conversation::Turn;
+use crate::engine::{self, Pick, StreamControl};
 use crate::error::{Error, Result};
 use crate::model::HuluMed;
 use crate::prepare::{PrepareOptions, Prepared, TokenCounts};
 use crate::sampling::{logits_to_vec, Sampler, SamplingOptions};
 use crate::stream::{TextStream, TextStreamOptions};
-use hulu_llm::LogitsFor;
 use std::time::{Duration, Instant};
 use tch::Tensor;
 
@@ -50,6 +50,8 @@ pub enum FinishReason {
     StopString,
     /// `max_new_tokens` were generated.
     MaxTokens,
+    /// The streaming callback asked to stop (see [`StreamControl`]).
+    Cancelled,
 }
 
 /// Time spent in each stage of one generation.
@@ -127,7 +129,11 @@ impl HuluMed {
         SamplingOptions::from_generation_config(&self.generation, seed)
     }
 
-    /// Answers the conversation (which should end with a user turn).
+    /// Answers the conversation (which should end with a user turn). Runs without gradients.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`HuluMed::prepare`] and [`HuluMed::generate_prepared_batch`].
     pub fn generate(
         &self,
         turns: &[Turn],
@@ -139,13 +145,18 @@ impl HuluMed {
 
     /// Answers the conversation, handing each new piece of visible text to `on_text` as soon
     /// as it is complete (never a split UTF-8 character). The pieces concatenate to the
-    /// returned text.
-    pub fn generate_stream(
+    /// returned text. `on_text` returns `()` to go on, or a [`std::ops::ControlFlow`] whose
+    /// `Break` ends generation after that piece ([`FinishReason::Cancelled`]).
+    ///
+    /// # Errors
+    ///
+    /// Those of [`HuluMed::prepare`] and [`HuluMed::generate_prepared_batch`].
+    pub fn generate_stream<R: StreamControl>(
         &self,
         turns: &[Turn],
         prepare: &PrepareOptions,
         options: &GenerateOptions,
-        on_text: impl FnMut(&str),
+        on_text: impl FnMut(&str) -> R,
     ) -> Result<Generation> {
         let start = Instant::now();
         let prepared = self.prepare(turns, prepare)?;
@@ -155,12 +166,17 @@ impl HuluMed {
         Ok(generation)
     }
 
-    /// Generates from an already prepared prompt.
-    pub fn generate_prepared(
+    /// Generates from an already prepared prompt; `on_text` as for
+    /// [`HuluMed::generate_stream`].
+    ///
+    /// # Errors
+    ///
+    /// Those of [`HuluMed::generate_prepared_batch`].
+    pub fn generate_prepared<R: StreamControl>(
         &self,
         prepared: &Prepared,
         options: &GenerateOptions,
-        mut on_text: impl FnMut(&str),
+        mut on_text: impl FnMut(&str) -> R,
     ) -> Result<Generation> {
         let mut out =
             self.generate_prepared_batch(&[prepared], options, |_, piece| on_text(piece))?;
@@ -171,6 +187,10 @@ impl HuluMed {
     /// (padding masked out, so each row generates what it would alone) and decoded step by
     /// step until every row has finished. Row `i` of a sampled batch uses seed
     /// `options.sampling.seed + i`.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`HuluMed::prepare`] and [`HuluMed::generate_prepared_batch`].
     pub fn generate_batch(
         &self,
         conversations: &[Vec<Turn>],
@@ -192,12 +212,19 @@ impl HuluMed {
     }
 
     /// Generates for a batch of prepared prompts; `on_text(row, piece)` receives each row's
-    /// visible text as it completes.
-    pub fn generate_prepared_batch(
+    /// visible text as it completes and may stop that row (see [`StreamControl`]). Runs
+    /// without gradients.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidSampling`] for out-of-range sampling options, [`Error::PromptTooLong`]
+    /// when the longest prompt plus `max_new_tokens` exceeds the decoder's context, and the
+    /// decoder's, sampler's or detokeniser's errors.
+    pub fn generate_prepared_batch<R: StreamControl>(
         &self,
         prepared: &[&Prepared],
         options: &GenerateOptions,
-        mut on_text: impl FnMut(usize, &str),
+        mut on_text: impl FnMut(usize, &str) -> R,
     ) -> Result<Vec<Generation>> {
         let _span = tracing::info_span!(
             "generate",
@@ -209,8 +236,11 @@ impl HuluMed {
         if prepared.is_empty() {
             return Ok(Vec::new());
         }
-        let lengths: Vec<usize> = prepared.iter().map(|p| p.lm_input_ids.len()).collect();
-        let width = lengths.iter().copied().max().unwrap_or(0);
+        let width = prepared
+            .iter()
+            .map(|p| p.lm_input_ids.len())
+            .max()
+            .unwrap_or(0);
         let max = self.decoder.config().max_position_embeddings;
         if width + options.max_new_tokens > max {
             return Err(Error::PromptTooLong {
@@ -224,63 +254,43 @@ impl HuluMed {
             .enumerate()
             .map(|(i, p)| Row::new(self, p, options, &eos, i as u64))
             .collect::<Result<Vec<_>>>()?;
-        let mut timings = Timings::default();
-        if options.max_new_tokens == 0 {
-            return rows.into_iter().map(|r| r.finish(timings)).collect();
-        }
-
-        let t = Instant::now();
-        let hidden = self.decoder.config().hidden_size as i64;
-        let embeds = Tensor::f_zeros(
-            [prepared.len() as i64, width as i64, hidden],
-            (self.decoder.kind(), self.device),
-        )?;
-        for (b, p) in prepared.iter().enumerate() {
-            let len = p.lm_input_ids.len() as i64;
-            embeds
-                .get(b as i64)
-                .f_narrow(0, width as i64 - len, len)?
-                .f_copy_(&p.inputs_embeds)?;
-        }
-        let mut cache = self
-            .decoder
-            .new_cache(prepared.len(), width + options.max_new_tokens)?;
-        let out = tch::no_grad(|| {
-            self.decoder
-                .prefill_padded(&embeds, &lengths, &mut cache, LogitsFor::Last)
-        })?;
-        let mut logits = out
-            .logits
-            .ok_or_else(|| Error::Assembly("decoder returned no logits".into()))?;
-        timings.prefill = t.elapsed();
-
-        let t = Instant::now();
-        for step in 0..options.max_new_tokens {
-            let mut next = Vec::with_capacity(rows.len());
-            for (b, row) in rows.iter_mut().enumerate() {
-                if !row.done {
-                    let piece = row.step(&logits.get(b as i64))?;
-                    if !piece.is_empty() {
-                        on_text(b, &piece);
+        let embeds: Vec<&Tensor> = prepared.iter().map(|p| &p.inputs_embeds).collect();
+        let run = tch::no_grad(|| {
+            engine::run(
+                self.decoder.as_ref(),
+                &embeds,
+                options.max_new_tokens,
+                width + options.max_new_tokens,
+                |b, logits| {
+                    let row = &mut rows[b];
+                    let piece = row.step(logits)?;
+                    if !piece.is_empty() && on_text(b, &piece).flow().is_break() {
+                        row.finish = FinishReason::Cancelled;
+                        row.done = true;
                     }
-                }
-                // A finished row keeps decoding its last id; its output is no longer read.
-                next.push(row.ids.last().copied().unwrap_or(0));
-            }
-            if step + 1 == options.max_new_tokens || rows.iter().all(|r| r.done) {
-                break;
-            }
-            let next = Tensor::from_slice(&next).f_to_device(self.device)?;
-            logits = tch::no_grad(|| self.decoder.decode_step(&next, &mut cache))?;
-        }
-        timings.decode = t.elapsed();
+                    Ok(Pick {
+                        id: row.ids.last().copied().unwrap_or(0),
+                        done: row.done,
+                    })
+                },
+            )
+        })?;
+        let timings = Timings {
+            prefill: run.prefill,
+            decode: run.decode,
+            ..Timings::default()
+        };
         rows.into_iter()
             .enumerate()
             .map(|(b, mut row)| {
-                let rest = row.stream.finish()?;
-                if !rest.is_empty() {
-                    on_text(b, &rest);
-                    row.text.push_str(&rest);
+                // A cancelled row's caller has stopped listening: nothing more is handed over.
+                if row.finish != FinishReason::Cancelled {
+                    let rest = row.stream.finish()?;
+                    if !rest.is_empty() {
+                        // The last piece: there is nothing left to stop.
+                        let _ = on_text(b, &rest).flow();
+                        row.text.push_str(&rest);
+                    }
                 }
                 row.finish(timings)
             })

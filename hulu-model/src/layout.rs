@@ -22,7 +22,7 @@ pub fn expected_layout(config: &HuluConfig) -> Result<BTreeMap<String, Vec<usize
     let vb = VarBuilder::from_arc(recorder.clone(), Kind::Float, Device::Cpu);
     // Nothing here is trained: no autograd graph for the stride-0 placeholders.
     tch::no_grad(|| -> Result<()> {
-        load_vision(config, &vb)?;
+        load_vision(config, &vb, hulu_vision::EncoderOptions::default())?;
         hulu_llm::load_decoder(&config.decoder, &vb)?;
         Ok(())
     })?;

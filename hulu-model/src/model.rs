@@ -8,7 +8,8 @@ use hulu_compress::{CompressionOptions, MedicalCompressor, TokenCompressor};
 use hulu_llm::CausalDecoder;
 use hulu_nn::VarBuilder;
 use hulu_vision::{
-    ImageProcessor, PreprocessorConfig, Projector, SiglipNavitEncoder, VisionEncoder,
+    EncoderOptions, ImageProcessor, PreprocessorConfig, ProcessorOptions, Projector,
+    SiglipNavitEncoder, VisionEncoder,
 };
 use std::path::{Path, PathBuf};
 use tch::{Device, Kind};
@@ -26,6 +27,7 @@ pub struct HuluMed {
     pub(crate) template: ChatTemplate,
     pub(crate) preprocessor: PreprocessorConfig,
     pub(crate) processor: ImageProcessor,
+    pub(crate) processor_options: ProcessorOptions,
     pub(crate) vision: Box<dyn VisionEncoder + Send>,
     pub(crate) projector: Projector,
     pub(crate) compressor: Box<dyn TokenCompressor>,
@@ -50,6 +52,10 @@ impl HuluMed {
     /// decoder family from `architectures`, the weights memory-mapped, the tokenizer from
     /// `tokenizer.json` or the vocabulary files, the chat template, generation defaults and
     /// image-processor settings.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`HuluMedBuilder::build`].
     pub fn from_pretrained(dir: impl AsRef<Path>, device: Device, kind: Kind) -> Result<Self> {
         HuluMedBuilder::new(dir).device(device).kind(kind).build()
     }
@@ -138,6 +144,8 @@ pub struct HuluMedBuilder {
     decoder: Option<Box<dyn CausalDecoder>>,
     compressor: Option<Box<dyn TokenCompressor>>,
     weights: Option<VarBuilder>,
+    processor_options: ProcessorOptions,
+    encoder_options: EncoderOptions,
 }
 
 impl HuluMedBuilder {
@@ -152,6 +160,8 @@ impl HuluMedBuilder {
             decoder: None,
             compressor: None,
             weights: None,
+            processor_options: ProcessorOptions::default(),
+            encoder_options: EncoderOptions::default(),
         }
     }
 
@@ -163,6 +173,20 @@ impl HuluMedBuilder {
         self.device = weights.device();
         self.kind = weights.kind();
         self.weights = Some(weights);
+        self
+    }
+
+    /// Image-processor choices (pixel budget, minimum size, allocation limit, threads; the
+    /// defaults reproduce the reference).
+    pub fn processor_options(mut self, options: ProcessorOptions) -> Self {
+        self.processor_options = options;
+        self
+    }
+
+    /// Vision-encoder execution choices for the directory's encoder (patches encoded at
+    /// once); ignored when [`Self::vision`] supplies an encoder.
+    pub fn encoder_options(mut self, options: EncoderOptions) -> Self {
+        self.encoder_options = options;
         self
     }
 
@@ -199,8 +223,15 @@ impl HuluMedBuilder {
         self
     }
 
-    /// Loads whatever was not supplied and checks the parts fit together ([`Error::Assembly`]
-    /// names the first mismatch).
+    /// Loads whatever was not supplied and checks the parts fit together.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when `config.json`, `generation_config.json`,
+    /// `preprocessor_config.json` or the checkpoint cannot be read; [`Error::NoTokenizer`],
+    /// [`Error::NoChatTemplate`] and the tokenizer's and template's errors;
+    /// [`Error::Vision`] or [`Error::Decoder`] when a component does not load from the
+    /// weights; [`Error::Assembly`] naming the first pair of parts that does not fit.
     pub fn build(self) -> Result<HuluMed> {
         let dir = self.dir;
         let _span = tracing::info_span!("load_model", dir = %dir.display()).entered();
@@ -213,7 +244,8 @@ impl HuluMedBuilder {
         })?;
         let tokenizer = Tokenizer::from_dir(&dir)?;
         let template = ChatTemplate::from_dir(&dir)?;
-        let processor = ImageProcessor::new(&preprocessor)?;
+        let processor =
+            ImageProcessor::with_options(&preprocessor, self.processor_options.clone())?;
 
         // Map the checkpoint only when something still has to come from it.
         let weights = match self.weights {
@@ -228,7 +260,7 @@ impl HuluMedBuilder {
             None => {
                 let w = weights.as_ref().expect("weights chosen above");
                 let _span = tracing::info_span!("load_vision").entered();
-                let (encoder, projector) = load_vision(&config, w)?;
+                let (encoder, projector) = load_vision(&config, w, self.encoder_options)?;
                 (
                     Box::new(encoder) as Box<dyn VisionEncoder + Send>,
                     projector,
@@ -282,6 +314,7 @@ impl HuluMedBuilder {
             template,
             preprocessor,
             processor,
+            processor_options: self.processor_options,
             vision,
             projector,
             compressor,
@@ -330,10 +363,12 @@ fn check_vision_fits(
 pub(crate) fn load_vision(
     config: &HuluConfig,
     weights: &VarBuilder,
+    options: EncoderOptions,
 ) -> Result<(SiglipNavitEncoder, Projector)> {
-    let encoder = SiglipNavitEncoder::load(
+    let encoder = SiglipNavitEncoder::load_with_options(
         &config.vision_encoder_config,
         &weights.pp("model.vision_encoder"),
+        options,
     )?;
     let projector = Projector::load(
         &weights.pp("model.mm_projector"),

@@ -83,6 +83,10 @@ impl SamplingOptions {
     }
 
     /// Checks every parameter's range.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidSampling`] naming the first parameter out of its range.
     pub fn validate(&self) -> Result<()> {
         let bad = |msg: String| Err(Error::InvalidSampling(msg));
         if !(self.temperature >= 0.0 && self.temperature.is_finite()) {
@@ -114,6 +118,10 @@ pub struct Sampler {
 
 impl Sampler {
     /// A sampler for `options` (checked with [`SamplingOptions::validate`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidSampling`] as [`SamplingOptions::validate`].
     pub fn new(options: SamplingOptions) -> Result<Self> {
         options.validate()?;
         let rng = ChaCha20Rng::seed_from_u64(options.seed);
@@ -127,6 +135,10 @@ impl Sampler {
 
     /// The next token for `logits` (one per vocabulary id), given the ids seen so far (prompt
     /// and generated) for the repetition penalty.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidLogits`] for empty logits, NaN, or every logit `-inf`.
     pub fn sample(&mut self, logits: &[f32], previous: &[u32]) -> Result<u32> {
         let scores = penalised(logits, previous, &self.options)?;
         if self.options.is_greedy() {
@@ -137,6 +149,11 @@ impl Sampler {
     }
 
     /// [`Sampler::sample`] for a 1-D logits tensor (any float kind, any device).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Tensor`] for a tensor that is not 1-D floating point; then as
+    /// [`Sampler::sample`].
     pub fn sample_tensor(&mut self, logits: &Tensor, previous: &[u32]) -> Result<u32> {
         let logits = logits_to_vec(logits)?;
         self.sample(&logits, previous)
@@ -144,6 +161,10 @@ impl Sampler {
 }
 
 /// The id of the largest logit (the first one on ties, as `argmax` does).
+///
+/// # Errors
+///
+/// [`Error::InvalidLogits`] for empty logits, NaN, or every logit `-inf`.
 pub fn greedy(logits: &[f32]) -> Result<u32> {
     check_logits(logits)?;
     let mut best = 0;
@@ -157,6 +178,10 @@ pub fn greedy(logits: &[f32]) -> Result<u32> {
 
 /// The repetition penalty of `transformers`: each id in `previous` (counted once) has its
 /// logit divided by `penalty` when positive and multiplied by it when negative.
+///
+/// # Errors
+///
+/// [`Error::InvalidSampling`] for a penalty that is not positive and finite.
 pub fn apply_repetition_penalty(logits: &mut [f32], previous: &[u32], penalty: f32) -> Result<()> {
     if penalty == 1.0 {
         return Ok(());
@@ -182,6 +207,10 @@ pub fn apply_repetition_penalty(logits: &mut [f32], previous: &[u32], penalty: f
 /// to 1), in increasing id order: after the repetition penalty, temperature, top-k, top-p and
 /// min-p; for greedy options, the one most likely token. Exposed so callers can inspect the
 /// distribution.
+///
+/// # Errors
+///
+/// [`Error::InvalidSampling`] and [`Error::InvalidLogits`] as [`Sampler::sample`].
 pub fn candidate_distribution(
     logits: &[f32],
     previous: &[u32],
@@ -326,6 +355,10 @@ fn check_logits(logits: &[f32]) -> Result<()> {
 }
 
 /// The values of a 1-D logits tensor as `f32` on the CPU.
+///
+/// # Errors
+///
+/// [`Error::Tensor`] for a tensor that is not 1-D floating point.
 pub fn logits_to_vec(logits: &Tensor) -> Result<Vec<f32>> {
     let size = logits.size();
     if size.len() != 1 {

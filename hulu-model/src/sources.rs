@@ -1,7 +1,7 @@
 //! Visual inputs named by file: images, NIfTI volumes, DICOM files and series, videos, read
 //! into frames by `hulu-io` with per-call slicing, windowing and sampling choices.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use hulu_io::dicom::{DicomRender, DicomWindow};
 use hulu_io::nifti::{NiftiFile, SliceAxis, SliceOptions, Window};
 use hulu_io::video::VideoOptions;
@@ -82,8 +82,17 @@ impl VisualSource {
     }
 
     /// Reads the frames.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Media`] with `hulu-io`'s error naming the file: unreadable, corrupt or
+    /// unsupported, a request it cannot satisfy (an axis or volume it lacks), or over `limits`.
     pub fn load(&self, options: &LoadOptions) -> Result<Visual> {
         let _span = tracing::info_span!("load_visual").entered();
+        self.read(options).map_err(Error::Media)
+    }
+
+    fn read(&self, options: &LoadOptions) -> hulu_io::Result<Visual> {
         let limits = &options.limits;
         Ok(match self {
             VisualSource::Image(path) => hulu_io::image::load_image_with_limits(path, limits)?,

@@ -37,6 +37,11 @@ impl IncrementalDecoder {
     }
 
     /// Adds one id and returns the text that is now complete (possibly empty).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownTokenId`](crate::Error::UnknownTokenId) for an id outside the
+    /// vocabulary; [`Error::Tokenizer`](crate::Error::Tokenizer) when decoding fails.
     pub fn push(&mut self, id: u32) -> Result<String> {
         self.pending.push(id);
         let text = self.tokenizer.decode(&self.pending, self.skip_special)?;
@@ -58,6 +63,10 @@ impl IncrementalDecoder {
     }
 
     /// Adds several ids and returns the text they complete.
+    ///
+    /// # Errors
+    ///
+    /// As [`IncrementalDecoder::push`].
     pub fn push_all(&mut self, ids: &[u32]) -> Result<String> {
         let mut out = String::new();
         for &id in ids {
@@ -68,6 +77,10 @@ impl IncrementalDecoder {
 
     /// The text still held back (incomplete characters become U+FFFD), at the end of the
     /// stream. The decoder is then empty and can be reused.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Tokenizer`](crate::Error::Tokenizer) when decoding fails.
     pub fn finish(&mut self) -> Result<String> {
         let text = self.tokenizer.decode(&self.pending, self.skip_special)?;
         let piece = text.get(self.emitted..).unwrap_or_default().to_string();
@@ -122,6 +135,10 @@ impl TextStream {
     }
 
     /// Adds one generated id.
+    ///
+    /// # Errors
+    ///
+    /// As [`IncrementalDecoder::push`].
     pub fn push(&mut self, id: u32) -> Result<StreamStep> {
         if self.stop.is_stopped() {
             return Ok(StreamStep {
@@ -143,6 +160,10 @@ impl TextStream {
     }
 
     /// The visible text still held back, at the end of the stream.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Tokenizer`](crate::Error::Tokenizer) when decoding fails.
     pub fn finish(&mut self) -> Result<String> {
         if self.stop.is_stopped() {
             return Ok(String::new());

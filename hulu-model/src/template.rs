@@ -65,6 +65,12 @@ pub struct ChatTemplate {
 impl ChatTemplate {
     /// The template of the checkpoint directory `dir`: `chat_template.json` first, else the
     /// `chat_template` field of `tokenizer_config.json`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoChatTemplate`] when neither file holds one; [`Error::Io`] or
+    /// [`Error::InvalidJson`] for an unreadable file; [`Error::Template`] when the template
+    /// does not compile.
     pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref();
         let config_path = dir.join("tokenizer_config.json");
@@ -92,6 +98,10 @@ impl ChatTemplate {
 
     /// This template with the `bos_token`, `eos_token`, `pad_token` and `unk_token` variables of
     /// `dir/tokenizer_config.json` (as [`ChatTemplate::from_dir`] sets them).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] or [`Error::InvalidJson`] when `tokenizer_config.json` cannot be read.
     pub fn with_special_tokens_of(mut self, dir: impl AsRef<Path>) -> Result<Self> {
         if let Some(config) = read_json_opt(&dir.as_ref().join("tokenizer_config.json"))? {
             self.special_tokens = special_tokens(&config);
@@ -100,6 +110,10 @@ impl ChatTemplate {
     }
 
     /// Compiles a template from its Jinja source.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Template`] when the source does not compile.
     pub fn new(source: impl Into<String>) -> Result<Self> {
         let source = source.into();
         let mut env = Environment::new();
@@ -127,6 +141,11 @@ impl ChatTemplate {
     }
 
     /// Renders a conversation with the default options and the given `add_generation_prompt`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Template`] when rendering fails (the template raised an exception, a loop ran
+    /// too deep).
     pub fn render(&self, messages: &[Message], add_generation_prompt: bool) -> Result<String> {
         self.render_with(
             messages,
@@ -138,6 +157,11 @@ impl ChatTemplate {
     }
 
     /// Renders a conversation with explicit options.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Template`] when rendering fails (the template raised an exception, a loop ran
+    /// too deep).
     pub fn render_with(&self, messages: &[Message], options: &TemplateOptions) -> Result<String> {
         let _span = tracing::info_span!("render_template", messages = messages.len()).entered();
         let template = self.env.get_template(TEMPLATE_NAME)?;

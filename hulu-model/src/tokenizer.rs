@@ -3,7 +3,8 @@
 mod qwen2;
 
 use std::path::Path;
-use std::sync::Arc;
+use std::str::FromStr;
+use std::sync::{Arc, OnceLock};
 
 pub use qwen2::QWEN2_SPLIT_PATTERN;
 
@@ -20,10 +21,18 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone)]
 pub struct Tokenizer {
     inner: Arc<tokenizers::Tokenizer>,
+    /// The same tokenizer with every added token special and special tokens not split, built
+    /// on first use of [`Tokenizer::encode_literal`].
+    literal: Arc<OnceLock<tokenizers::Tokenizer>>,
 }
 
 impl Tokenizer {
     /// Loads the tokenizer of the checkpoint directory `dir`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoTokenizer`] when the directory has neither form; otherwise as
+    /// [`Tokenizer::from_tokenizer_json`] or [`Tokenizer::from_vocab_files`].
     pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref();
         let _span = tracing::info_span!("load_tokenizer", dir = %dir.display()).entered();
@@ -40,6 +49,10 @@ impl Tokenizer {
     }
 
     /// Loads a `tokenizer.json` file (the `tokenizers` serialisation).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidJson`] when the file cannot be read or parsed.
     pub fn from_tokenizer_json(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let inner = tokenizers::Tokenizer::from_file(path).map_err(|e| Error::json(path, e))?;
@@ -47,6 +60,12 @@ impl Tokenizer {
     }
 
     /// Assembles the Qwen2 tokenizer from the slow files in `dir` (see the type docs).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] or [`Error::InvalidJson`] for an unreadable file, [`Error::BadMerge`] for
+    /// a malformed merge, [`Error::AddedTokenId`] for an added token whose id does not follow
+    /// the vocabulary.
     pub fn from_vocab_files(dir: impl AsRef<Path>) -> Result<Self> {
         Ok(Self::from_inner(qwen2::build(dir.as_ref())?))
     }
@@ -55,6 +74,7 @@ impl Tokenizer {
     pub fn from_inner(inner: tokenizers::Tokenizer) -> Self {
         Tokenizer {
             inner: Arc::new(inner),
+            literal: Arc::new(OnceLock::new()),
         }
     }
 
@@ -64,6 +84,10 @@ impl Tokenizer {
     }
 
     /// The ids of `text`, special tokens in it included, without any BOS/EOS.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Tokenizer`] when the `tokenizers` library fails.
     pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
         let _span = tracing::info_span!("tokenize", bytes = text.len()).entered();
         // `add_special_tokens` only drives the post-processor, which for these tokenizers adds
@@ -72,10 +96,53 @@ impl Tokenizer {
         Ok(encoding.get_ids().to_vec())
     }
 
+    /// The ids of `text` read as plain text: `<|im_end|>`, `<image>` or `<think>` written in it
+    /// become the ids of those characters, never the control tokens (the `tokenizers` notion
+    /// of not splitting special tokens, extended to every added token). For text from someone
+    /// other than the operator, e.g. a server's client.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Tokenizer`] when the `tokenizers` library fails.
+    pub fn encode_literal(&self, text: &str) -> Result<Vec<u32>> {
+        let _span = tracing::info_span!("tokenize_literal", bytes = text.len()).entered();
+        let literal = match self.literal.get() {
+            Some(t) => t,
+            None => {
+                let built = self.build_literal()?;
+                self.literal.get_or_init(|| built)
+            }
+        };
+        Ok(literal.encode(text, true)?.get_ids().to_vec())
+    }
+
+    /// `tokenizers` splits special tokens out only while `encode_special_tokens` is off and
+    /// always splits non-special added tokens, so the copy marks every added token special
+    /// (same ids) and turns splitting off.
+    fn build_literal(&self) -> Result<tokenizers::Tokenizer> {
+        let mut json: serde_json::Value = serde_json::from_str(&self.inner.to_string(false)?)
+            .map_err(|e| Error::Tokenizer(e.to_string()))?;
+        if let Some(added) = json
+            .get_mut("added_tokens")
+            .and_then(serde_json::Value::as_array_mut)
+        {
+            for token in added {
+                token["special"] = serde_json::Value::Bool(true);
+            }
+        }
+        let mut literal = tokenizers::Tokenizer::from_str(&json.to_string())?;
+        literal.set_encode_special_tokens(true);
+        Ok(literal)
+    }
+
     /// The text of `ids`; with `skip_special` the special added tokens are left out.
     ///
     /// Byte sequences that are not valid UTF-8 become U+FFFD. An id outside the vocabulary is
     /// an [`Error::UnknownTokenId`] (the `tokenizers` library would silently drop it).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownTokenId`] as above; [`Error::Tokenizer`] when decoding fails.
     pub fn decode(&self, ids: &[u32], skip_special: bool) -> Result<String> {
         self.check_ids(ids)?;
         Ok(self.inner.decode(ids, skip_special)?)

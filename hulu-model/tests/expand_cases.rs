@@ -2,7 +2,7 @@
 //! `<image>` expansion must give the case's `input_ids` exactly, with the visual token counts
 //! derived from its `grid_sizes` and `merge_sizes`.
 
-use hulu_io::PatchGrid;
+use hulu_io::{MergedGrid, PatchGrid};
 use hulu_model::{
     encode_with_images, expand_image_tokens, image_token_id, tokens_per_placeholder, ChatTemplate,
     Error, Message, Tokenizer,
@@ -61,7 +61,7 @@ fn input_ids_match_every_case() {
         let messages: Vec<Message> = serde_json::from_value(case.json["messages"].clone()).unwrap();
         let prompt = template.render(&messages, true).unwrap();
         let (grids, merges) = grids(&case);
-        let counts = tokens_per_placeholder(&grids, &merges).unwrap();
+        let counts = tokens_per_placeholder(&MergedGrid::zip(&grids, &merges).unwrap());
         assert_eq!(
             counts.len(),
             hulu_model::messages::image_placeholders(&messages)
@@ -96,7 +96,7 @@ fn placeholder_and_frame_count_mismatches_are_typed_errors() {
             .encode(case.json["prompt"].as_str().unwrap())
             .unwrap();
         let (grids, merges) = grids(&case);
-        let counts = tokens_per_placeholder(&grids, &merges).unwrap();
+        let counts = tokens_per_placeholder(&MergedGrid::zip(&grids, &merges).unwrap());
 
         let fewer = &counts[..counts.len() - 1];
         assert!(matches!(
@@ -126,21 +126,13 @@ fn counts_follow_frames_and_merge() {
         cols: 9,
     };
     assert_eq!(
-        tokens_per_placeholder(&[image, volume], &[1, 2]).unwrap(),
+        tokens_per_placeholder(&MergedGrid::zip(&[image, volume], &[1, 2]).unwrap()),
         [81, 20, 20, 20, 20, 20, 20, 20, 20]
     );
-    assert!(matches!(
-        tokens_per_placeholder(&[image], &[2]),
-        Err(Error::InvalidGrid(_))
-    ));
-    assert!(matches!(
-        tokens_per_placeholder(&[image], &[0]),
-        Err(Error::InvalidGrid(_))
-    ));
-    assert!(matches!(
-        tokens_per_placeholder(&[image], &[]),
-        Err(Error::InvalidGrid(_))
-    ));
+    // Merge sizes that do not fit are refused when the grid is made, before any count.
+    assert!(MergedGrid::zip(&[image], &[2]).is_err());
+    assert!(MergedGrid::zip(&[image], &[0]).is_err());
+    assert!(MergedGrid::zip(&[image], &[]).is_err());
     assert_eq!(
         expand_image_tokens(&[5, 9, 6, 9, 7], 9, &[2, 0]).unwrap(),
         [5, 9, 9, 6, 7]

@@ -18,41 +18,39 @@ fn grey_image(w: usize, h: usize) -> Visual {
 }
 
 #[test]
-fn a_typed_image_token_without_a_visual_is_a_count_mismatch() {
+fn a_typed_image_token_without_a_visual_is_named() {
     let turns = [Turn::user_text("What is in <image>?")];
     let err = model()
         .prepare(&turns, &PrepareOptions::default())
         .unwrap_err();
     assert!(
-        matches!(
-            err,
-            Error::ImageCountMismatch {
-                placeholders: 1,
-                visual_frames: 0
-            }
-        ),
+        matches!(&err, Error::LiteralImageToken { turn: 0, text } if text == "<image>"),
         "{err}"
     );
+    assert!(err.to_string().contains("\"<image>\""), "{err}");
 }
 
 #[test]
-fn an_extra_image_token_beside_a_visual_is_a_count_mismatch() {
-    let turns = [Turn::user(vec![
-        Item::Visual(grey_image(64, 48)),
-        Item::Text("Compare with <image>".into()),
-    ])];
+fn a_typed_image_token_beside_a_visual_is_named() {
+    let turns = [
+        Turn::system("You read images."),
+        Turn::user(vec![
+            Item::Visual(grey_image(64, 48)),
+            Item::Text("Compare with <image>".into()),
+        ]),
+    ];
     let err = model()
         .prepare(&turns, &PrepareOptions::default())
         .unwrap_err();
     assert!(
-        matches!(
-            err,
-            Error::ImageCountMismatch {
-                placeholders: 2,
-                visual_frames: 1
-            }
-        ),
+        matches!(&err, Error::LiteralImageToken { turn: 1, text } if text == "<image>"),
         "{err}"
+    );
+    // The message names the string and the turn instead of counting placeholders.
+    let message = err.to_string();
+    assert!(
+        message.contains("<image>") && message.contains("turn 1"),
+        "{message}"
     );
 }
 

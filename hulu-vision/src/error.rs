@@ -46,10 +46,10 @@ pub enum Error {
     #[error(transparent)]
     Io(#[from] hulu_io::Error),
     /// The in-plane token merge failed.
-    #[error("token merge: {0}")]
+    #[error(transparent)]
     Compress(#[from] hulu_compress::Error),
     /// An error from libtorch.
-    #[error("libtorch: {0}")]
+    #[error(transparent)]
     Torch(#[from] tch::TchError),
     /// Fetching a weight failed (the key is named).
     #[error(transparent)]

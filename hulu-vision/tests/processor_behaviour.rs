@@ -95,7 +95,7 @@ fn output_is_the_same_for_any_thread_count() {
     };
     let one = run(1);
     assert_eq!(one, run(3));
-    assert_eq!(one.merge_sizes, vec![2]);
+    assert_eq!(one.grids[0].merge(), 2);
     assert_eq!(one.num_tokens() * 4, one.num_patches());
     let t = one.to_tensor().unwrap();
     assert_eq!(t.size(), [one.num_patches() as i64, 588]);

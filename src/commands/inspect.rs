@@ -61,16 +61,16 @@ pub fn run(args: &InspectArgs) -> Result<()> {
         let input = VisualInput::with_default_merge(&visual);
         let processed = processor.process(&[input])?;
         let grid = processed.grids[0];
-        let m = processed.merge_sizes[0];
+        let m = grid.merge();
         let pixels = processed.to_tensor()?;
-        let mask = compressor.keep_mask(&pixels, &processed.grids, &processed.merge_sizes)?;
+        let mask = compressor.keep_mask(&pixels, &processed.grids)?;
         let (tokens, kept) = (mask.len(), mask.kept());
         println!(
             "  patch grid {} x {} x {}, merge {m}x{m}: {} tokens per frame",
             grid.frames,
             grid.rows,
             grid.cols,
-            (grid.rows / m) * (grid.cols / m)
+            grid.tokens_per_frame()
         );
         println!(
             "  tokens: {tokens} without compression, {kept} with compression (ratio {:.2})",

@@ -11,7 +11,7 @@ pub mod sizing;
 
 use crate::config::PreprocessorConfig;
 use crate::{Error, Result};
-use hulu_io::{PatchGrid, RgbFrame, Visual, VisualKind};
+use hulu_io::{MergedGrid, PatchGrid, RgbFrame, Visual, VisualKind};
 use patchify::{patchify_frame, Normalizer};
 use resize::BicubicResize;
 use sizing::SizingRule;
@@ -85,10 +85,8 @@ pub struct ProcessedVisuals {
     pub pixel_values: Vec<f32>,
     /// Values per patch row: `3 · patch_size²` (588 for Hulu-Med).
     pub patch_dim: usize,
-    /// Per input: frames and patch rows/columns.
-    pub grids: Vec<PatchGrid>,
-    /// Per input: merge size.
-    pub merge_sizes: Vec<usize>,
+    /// Per input: frames, patch rows/columns and merge size.
+    pub grids: Vec<MergedGrid>,
 }
 
 impl ProcessedVisuals {
@@ -99,11 +97,7 @@ impl ProcessedVisuals {
 
     /// Visual tokens after each input's merge: what the decoder will see.
     pub fn num_tokens(&self) -> usize {
-        self.grids
-            .iter()
-            .zip(&self.merge_sizes)
-            .map(|(g, &m)| g.merged_tokens(m))
-            .sum()
+        self.grids.iter().map(MergedGrid::tokens).sum()
     }
 
     /// `pixel_values` as a float32 CPU tensor of shape `[N, patch_dim]`.
@@ -119,7 +113,7 @@ struct InputPlan {
     merge: usize,
     in_size: (usize, usize),
     out_size: (usize, usize),
-    grid: PatchGrid,
+    grid: MergedGrid,
 }
 
 /// The Hulu-Med image processor (`HulumedImageProcessor`).
@@ -180,7 +174,11 @@ impl ImageProcessor {
     }
 
     /// The patch grid each input will get, without touching pixels (cheap; for counting tokens).
-    pub fn grids(&self, inputs: &[VisualInput]) -> Result<Vec<PatchGrid>> {
+    ///
+    /// # Errors
+    ///
+    /// As [`ImageProcessor::process`], without the allocation limit.
+    pub fn grids(&self, inputs: &[VisualInput]) -> Result<Vec<MergedGrid>> {
         Ok(self.plan(inputs)?.into_iter().map(|p| p.grid).collect())
     }
 
@@ -242,15 +240,16 @@ impl ImageProcessor {
                 "do_resize is off and {w}x{h} is not a multiple of {factor}"
             )));
         };
+        let grid = PatchGrid {
+            frames: frames.len(),
+            rows: out_h / self.patch_size,
+            cols: out_w / self.patch_size,
+        };
         Ok(InputPlan {
             merge,
             in_size: (w, h),
             out_size: (out_w, out_h),
-            grid: PatchGrid {
-                frames: frames.len(),
-                rows: out_h / self.patch_size,
-                cols: out_w / self.patch_size,
-            },
+            grid: MergedGrid::new(grid, merge).map_err(|e| bad(e.to_string()))?,
         })
     }
 
@@ -322,7 +321,6 @@ impl ImageProcessor {
             pixel_values,
             patch_dim,
             grids: plans.iter().map(|p| p.grid).collect(),
-            merge_sizes: plans.iter().map(|p| p.merge).collect(),
         })
     }
 }
