@@ -44,7 +44,8 @@ pub(crate) fn is_bare_dataset(bytes: &[u8]) -> bool {
 /// (a first element in group 0008 whose length fits). Unreadable files are not DICOM.
 pub fn is_dicom(path: impl AsRef<Path>) -> bool {
     let mut head = Vec::with_capacity(132);
-    let Ok(file) = std::fs::File::open(path.as_ref()) else {
+    // Through the regular-file opener: a FIFO or device is never opened, let alone read.
+    let Ok(file) = crate::file::open_regular(path.as_ref()) else {
         return false;
     };
     if file.take(132).read_to_end(&mut head).is_err() {

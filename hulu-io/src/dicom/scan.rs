@@ -168,9 +168,9 @@ fn describe(skipped: &[Skipped]) -> String {
 /// zipped export [`load_dicom`](super::load_dicom) and [`DicomScan::open`] read.
 pub fn is_zip(path: &Path) -> bool {
     let mut head = [0u8; 4];
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut head))
-        .is_ok_and(|_| head == *b"PK\x03\x04")
+    crate::file::open_regular(path)
+        .ok()
+        .is_some_and(|mut f| f.read_exact(&mut head).is_ok() && head == *b"PK\x03\x04")
 }
 
 /// Opens `bytes` as one DICOM image, sorting the outcome into files or skipped.
@@ -267,7 +267,7 @@ fn read_zip(
         dir: path.to_path_buf(),
         reason,
     };
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let file = crate::file::open_regular(path)?;
     let mut archive = zip::ZipArchive::new(std::io::BufReader::new(file))
         .map_err(|e| bad(format!("not a readable zip archive: {e}")))?;
     if archive.len() > MAX_ZIP_ENTRIES {
