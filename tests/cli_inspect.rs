@@ -139,6 +139,22 @@ fn json_facts_of_a_dicom_series_a_nifti_and_a_video() {
 }
 
 #[test]
+fn json_facts_of_nrrd_and_metaimage_match_simpleitk() {
+    let data = root().join("hulu-io/tests/data/volume");
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(data.join("ct_expected.json")).unwrap())
+            .unwrap();
+    for name in ["ct.nrrd", "ct.mha", "ct_detached.nhdr", "ct.mhd"] {
+        let r = inspect_json(&[data.join(name).to_str().unwrap()]);
+        let h = &r[0]["header"];
+        assert_eq!(r[0]["kind"], "volume", "{name}");
+        assert_eq!(h["orientation"], expected["axis_codes"], "{name}");
+        assert_eq!(h["spacing_mm"], expected["spacing"], "{name}");
+        assert_eq!(r[0]["frames"], expected["dims"][2], "{name}");
+    }
+}
+
+#[test]
 fn plain_output_shows_the_same_facts() {
     let out = hulu(&["inspect", ct5n().to_str().unwrap()]);
     let stdout = text(&out.stdout);
