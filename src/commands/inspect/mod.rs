@@ -172,12 +172,12 @@ fn write_plain(out: &mut impl Write, r: &Value) -> std::io::Result<()> {
         .unwrap_or_default();
     writeln!(
         out,
-        "  {} ({}): {} frame(s) of {}x{} pixels{span}",
-        r["kind"].as_str().unwrap_or_default(),
+        "  {}: {} frame(s) of {}x{} pixels{span} (read as {})",
         r["visual_kind"].as_str().unwrap_or_default(),
         r["frames"],
         r["width"],
-        r["height"]
+        r["height"],
+        r["kind"].as_str().unwrap_or_default(),
     )?;
     if let Some(header) = r["header"].as_object() {
         for line in facts::plain_lines(header) {
