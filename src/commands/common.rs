@@ -151,11 +151,22 @@ impl VisualArgs {
             .map(|f| {
                 let visual = VisualSource::detect(f)
                     .and_then(|source| source.load(&options))
-                    .with_context(|| format!("reading {}", f.display()))?;
+                    .map_err(|e| reading_error(f, e))?;
                 Ok(Item::Visual(visual))
             })
             .collect()
     }
+}
+
+/// A reading error with the file named and, for a series the library refuses for its mixed
+/// orientations, the CLI switch that stacks it anyway.
+pub fn reading_error(file: &std::path::Path, err: hulu_model::Error) -> anyhow::Error {
+    let hint = if err.to_string().contains("mixes orientations") {
+        " (--allow-mixed-orientation stacks it, each slice along its own normal)"
+    } else {
+        ""
+    };
+    anyhow::Error::new(err).context(format!("reading {}{hint}", file.display()))
 }
 
 /// A `--series` value: `#N` or `index:N` an index, `number:N` or a plain integer a Series

@@ -5,7 +5,7 @@ mod facts;
 mod font;
 mod frames_out;
 
-use super::common::{ModelArgs, VisualArgs};
+use super::common::{reading_error, ModelArgs, VisualArgs};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use hulu_compress::{CompressionOptions, MedicalCompressor, TokenCompressor};
@@ -71,11 +71,8 @@ pub fn run(args: &InspectArgs) -> Result<()> {
     let mut stdout = std::io::stdout().lock();
     let mut reports = Vec::new();
     for (index, file) in args.files.iter().enumerate() {
-        let source =
-            VisualSource::detect(file).with_context(|| format!("reading {}", file.display()))?;
-        let visual = source
-            .load(&options)
-            .with_context(|| format!("reading {}", file.display()))?;
+        let source = VisualSource::detect(file).map_err(|e| reading_error(file, e))?;
+        let visual = source.load(&options).map_err(|e| reading_error(file, e))?;
         let header = facts::header_facts(
             &source,
             options.window,
