@@ -214,3 +214,17 @@ pub fn plain_lines(facts: &Map<String, Value>) -> Vec<String> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::orientation_code;
+
+    #[test]
+    fn orientation_codes_of_the_standard_planes() {
+        // PS3.3 C.7.6.2.1.1: x towards the patient's left, y posterior, z head.
+        assert_eq!(orientation_code(&[1.0, 0.0, 0.0, 0.0, 1.0, 0.0]), "LPS");
+        assert_eq!(orientation_code(&[1.0, 0.0, 0.0, 0.0, 0.0, -1.0]), "LIP");
+        assert_eq!(orientation_code(&[0.0, 1.0, 0.0, 0.0, 0.0, -1.0]), "PIR");
+        assert_eq!(orientation_code(&[-1.0, 0.0, 0.0, 0.0, -1.0, 0.0]), "RAS");
+    }
+}
