@@ -4,7 +4,9 @@ mod commands;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
+use std::io::Write;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 #[derive(Parser)]
 #[command(name = "hulu", version, about = "Run Hulu-Med from Rust on libtorch")]
@@ -80,7 +82,28 @@ enum Command {
     },
 }
 
-fn main() -> Result<()> {
+/// Whether the error is stdout closed early (`hulu inspect FILE | head -1`): the reader has
+/// all it wanted, so the command ends quietly and successfully, as `cat` and `ls` do.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            // As `fn main() -> Result` prints it; ignore a closed stderr too.
+            let _ = writeln!(std::io::stderr(), "Error: {err:?}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<()> {
     // RUST_LOG=info prints every stage span with its busy and idle time when it closes: the
     // quickest profile of where a run spends its time.
     tracing_subscriber::fmt()

@@ -1,4 +1,8 @@
 //! Reading the small JSON and text files of a checkpoint directory with typed errors.
+//!
+//! Every read goes through [`hulu_io::file::read_text`]: only regular files, at most
+//! [`hulu_io::file::TEXT_BUDGET`] bytes, so a FIFO or `/dev/zero` named as a config cannot
+//! block or exhaust memory.
 
 use std::path::Path;
 
@@ -6,7 +10,10 @@ use crate::error::{Error, Result};
 
 /// The whole file as UTF-8 text.
 pub(crate) fn read_text(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|e| Error::io(path, e))
+    hulu_io::file::read_text(path, hulu_io::file::TEXT_BUDGET).map_err(|e| match e {
+        hulu_io::Error::Io { path, source } => Error::Io { path, source },
+        other => Error::Config(other),
+    })
 }
 
 /// The file parsed as JSON.

@@ -80,6 +80,7 @@ pub use template::{ChatTemplate, TemplateOptions};
 pub use think::{strip_think, ThinkFilter};
 pub use tokenizer::Tokenizer;
 
+pub use hulu_io::dicom::{MixedOrientation, SeriesChoice};
 pub use hulu_io::nifti::{SliceAxis, Window};
 pub use hulu_io::{Limits, RgbFrame, Visual, VisualKind};
 pub use tch::{Device, Kind};

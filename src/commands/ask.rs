@@ -22,7 +22,8 @@ pub struct AskArgs {
     /// A system prompt.
     #[arg(long)]
     system: Option<String>,
-    /// Visual inputs: images, .nii/.nii.gz, .dcm files, DICOM series folders, .mp4 videos.
+    /// Visual inputs: images, NIfTI, NRRD, MetaImage, DICOM files, folders, zips or DICOMDIR
+    /// exports, MP4 videos, told apart by content.
     files: Vec<PathBuf>,
 }
 
@@ -46,7 +47,8 @@ pub fn run(args: &AskArgs) -> Result<()> {
             let _ = out.flush();
         },
     )?;
-    println!();
+    // A closed stdout is an error main ends on quietly, not a panic.
+    writeln!(stdout.lock())?;
     eprintln!("{}", summary(&generation, Some(load)));
     Ok(())
 }

@@ -77,7 +77,8 @@ pub fn run(args: &ChatArgs) -> Result<()> {
         );
         match result {
             Ok(generation) => {
-                println!();
+                // A closed stdout ends the chat (quietly, in main) instead of panicking.
+                writeln!(stdout)?;
                 eprintln!("{}", summary(&generation, None));
                 history = turns;
                 history.push(Turn::assistant(generation.text));

@@ -2,6 +2,7 @@
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
+use hulu_io::dicom::{MixedOrientation, SeriesChoice};
 use hulu_io::nifti::{SliceAxis, Window};
 use hulu_model::{GenerateOptions, HuluMed, Item, LoadOptions, PrepareOptions, Turn, VisualSource};
 use std::path::PathBuf;
@@ -91,6 +92,15 @@ pub struct VisualArgs {
     /// Pixel budget in patches shared by all visuals of the question.
     #[arg(long)]
     pub max_visual_tokens: Option<usize>,
+    /// Which series of a DICOM folder, zip or DICOMDIR holding several: a Series Instance
+    /// UID (has a dot), a Series Number, or `#N` / `index:N` for the N-th (0-based) in
+    /// `hulu inspect`'s list (default: the series with the most images).
+    #[arg(long, value_name = "UID|NUMBER|#INDEX")]
+    pub series: Option<String>,
+    /// Stack a DICOM series whose slices' orientations differ, each slice sorted along its
+    /// own normal (default: refuse such a series with an error listing the orientations).
+    #[arg(long)]
+    pub allow_mixed_orientation: bool,
 }
 
 impl VisualArgs {
@@ -102,6 +112,17 @@ impl VisualArgs {
             window: self.window.as_deref().map(parse_window).transpose()?,
             fps: self.fps.or(Some(1.0)),
             max_frames: self.max_frames,
+            series: self
+                .series
+                .as_deref()
+                .map(parse_series)
+                .transpose()?
+                .unwrap_or_default(),
+            mixed_orientation: if self.allow_mixed_orientation {
+                MixedOrientation::OwnNormal
+            } else {
+                MixedOrientation::Reject
+            },
             ..LoadOptions::default()
         })
     }
@@ -128,13 +149,47 @@ impl VisualArgs {
         files
             .iter()
             .map(|f| {
-                let visual = VisualSource::from_path(f)
-                    .load(&options)
-                    .with_context(|| format!("reading {}", f.display()))?;
+                let visual = VisualSource::detect(f)
+                    .and_then(|source| source.load(&options))
+                    .map_err(|e| reading_error(f, e))?;
                 Ok(Item::Visual(visual))
             })
             .collect()
     }
+}
+
+/// A reading error with the file named and, for a series the library refuses for its mixed
+/// orientations, the CLI switch that stacks it anyway.
+pub fn reading_error(file: &std::path::Path, err: hulu_model::Error) -> anyhow::Error {
+    let hint = if err.to_string().contains("mixes orientations") {
+        " (--allow-mixed-orientation stacks it, each slice along its own normal)"
+    } else {
+        ""
+    };
+    anyhow::Error::new(err).context(format!("reading {}{hint}", file.display()))
+}
+
+/// A `--series` value: `#N` or `index:N` an index, `number:N` or a plain integer a Series
+/// Number, `uid:U` or anything else (UIDs are dotted digits, PS3.5 9.1) a Series Instance UID.
+pub fn parse_series(s: &str) -> Result<SeriesChoice> {
+    let s = s.trim();
+    let index = s.strip_prefix('#').or_else(|| s.strip_prefix("index:"));
+    Ok(if let Some(i) = index {
+        SeriesChoice::Index(i.parse().with_context(|| format!("--series index {i:?}"))?)
+    } else if let Some(n) = s.strip_prefix("number:") {
+        SeriesChoice::Number(
+            n.parse()
+                .with_context(|| format!("--series number {n:?}"))?,
+        )
+    } else if let Some(uid) = s.strip_prefix("uid:") {
+        SeriesChoice::Uid(uid.to_string())
+    } else if let Ok(n) = s.parse() {
+        SeriesChoice::Number(n)
+    } else if s.is_empty() {
+        bail!("--series is empty (a UID, a Series Number or #INDEX)")
+    } else {
+        SeriesChoice::Uid(s.to_string())
+    })
 }
 
 /// A window preset name or `CENTRE/WIDTH`.

@@ -25,7 +25,7 @@ mod window;
 use std::io::{BufReader, Cursor, Read};
 use std::path::Path;
 
-pub use affine::{axis_codes, axis_directions, Affine};
+pub use affine::{axis_codes, axis_directions, best_affine, Affine};
 pub use header::{NiftiHeader, NiftiVersion};
 pub use planes::NiftiFile;
 pub(crate) use planes::{slice_shape, Encoding, VoxelLayout, VoxelSource};
