@@ -160,7 +160,8 @@ fn inconsistent_head_counts_are_refused() {
 /// run 167 s and print a 12-million-key listing; a vision depth of 2^40 aborted at 3.7 GB.
 #[test]
 fn absurd_sizes_are_refused_at_once_by_name() {
-    let cases: [(&str, fn(&mut serde_json::Value)); 5] = [
+    type Edit = fn(&mut serde_json::Value);
+    let cases: [(&str, Edit); 5] = [
         ("num_hidden_layers", |v| {
             v["num_hidden_layers"] = 1_000_000.into()
         }),
