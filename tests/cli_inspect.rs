@@ -95,6 +95,8 @@ fn json_facts_of_a_dicom_series_a_nifti_and_a_video() {
         h["series_uid"],
         "1.3.6.1.4.1.5962.1.1.0.0.0.1194734704.16302.0.6"
     );
+    // Series Description (0008,103E) as pydicom 3.0.2 reads it from every file of the series.
+    assert_eq!(h["series_description"], "SmartScore - Gated 0.5 sec");
     assert_eq!(h["window"]["source"], "file (0028,1050/1051)");
     let positions = h["frame_positions_mm"].as_array().unwrap();
     let want = expected["positions_along_normal"].as_array().unwrap();

@@ -78,6 +78,8 @@ pub struct DicomInfo {
     pub series_instance_uid: Option<String>,
     /// Series Number (0020,0011).
     pub series_number: Option<i64>,
+    /// Series Description (0008,103E), e.g. `CHEST 1.25mm`.
+    pub series_description: Option<String>,
     /// Rows (0028,0010): image height.
     pub rows: usize,
     /// Columns (0028,0011): image width.
@@ -152,6 +154,7 @@ impl DicomInfo {
             modality: self.modality.clone(),
             series_instance_uid: self.series_instance_uid.clone(),
             series_number: self.series_number,
+            series_description: self.series_description.clone(),
             photometric: self.photometric.clone(),
             window_center: self.window_center.clone(),
             window_width: self.window_width.clone(),
@@ -287,6 +290,7 @@ impl DicomInfo {
             modality: string(obj, tags::MODALITY),
             series_instance_uid: string(obj, tags::SERIES_INSTANCE_UID),
             series_number: int(obj, tags::SERIES_NUMBER),
+            series_description: string(obj, tags::SERIES_DESCRIPTION),
             rows: rows as usize,
             columns: columns as usize,
             number_of_frames,

@@ -127,8 +127,7 @@ fn dicom_facts(info: &DicomInfo, facts: &mut Map<String, Value>) {
     facts.insert("transfer_syntax".into(), json!(info.transfer_syntax));
     facts.insert("series_uid".into(), json!(info.series_instance_uid));
     facts.insert("series_number".into(), json!(info.series_number));
-    // Series Description (0008,103E) is not read by the hulu-io loader.
-    facts.insert("series_description".into(), Value::Null);
+    facts.insert("series_description".into(), json!(info.series_description));
     facts.insert("pixel_spacing_mm".into(), json!(info.pixel_spacing));
     facts.insert("slice_thickness_mm".into(), json!(info.slice_thickness));
     if let Some(o) = info.image_orientation {
