@@ -10,11 +10,9 @@ scripts/fetch-test-media.sh
 # The MP4 tests must run, not skip, whenever this script is the runner.
 export HULU_REQUIRE_MEDIA=1
 cargo fmt --all -- --check
-cargo clippy --workspace --all-targets -- -D warnings
-cargo clippy -p hulu --all-targets --features parity -- -D warnings
+# `hulu/parity` adds the developer parity command (and its CLI test) to the one build.
+cargo clippy --workspace --all-targets --features hulu/parity -- -D warnings
 # hulu-io's medical loaders must build and pass without libtorch.
 cargo test -p hulu-io --no-default-features
-cargo test --workspace --all-targets
+cargo test --workspace --all-targets --features hulu/parity
 cargo test --workspace --doc
-# The developer parity command replays every fixture case through the CLI.
-cargo test -p hulu --features parity --test cli

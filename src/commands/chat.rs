@@ -41,10 +41,16 @@ pub fn run(args: &ChatArgs) -> Result<()> {
     loop {
         write!(stdout, "> ")?;
         stdout.flush()?;
-        let mut line = String::new();
-        if stdin.lock().read_line(&mut line)? == 0 {
+        let mut bytes = Vec::new();
+        if stdin.lock().read_until(b'\n', &mut bytes)? == 0 {
             break;
         }
+        // A line that is not UTF-8 (a pasted binary, a wrong terminal encoding) is refused on
+        // its own; the conversation goes on.
+        let Ok(line) = String::from_utf8(bytes) else {
+            eprintln!("that line is not UTF-8 text; it was ignored");
+            continue;
+        };
         let line = line.trim();
         if line.is_empty() {
             continue;

@@ -195,7 +195,12 @@ pub fn parse_series(s: &str) -> Result<SeriesChoice> {
 /// A window preset name or `CENTRE/WIDTH`.
 pub fn parse_window(s: &str) -> Result<Window> {
     if let Some((c, w)) = s.split_once(['/', ',']) {
-        let window = Window::new(c.trim().parse()?, w.trim().parse()?);
+        let number = |part: &str, what: &str| -> Result<f64> {
+            part.trim().parse().with_context(|| {
+                format!("--window {s:?}: the {what} {part:?} is not a number (CENTRE/WIDTH, e.g. -600/1500, or a preset)")
+            })
+        };
+        let window = Window::new(number(c, "centre")?, number(w, "width")?);
         window.bounds()?;
         Ok(window)
     } else {
