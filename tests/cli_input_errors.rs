@@ -33,8 +33,9 @@ fn a_window_that_is_not_a_number_names_the_flag_and_the_part() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
+    // The first part that is not a number is named: here the centre.
     assert!(
-        stderr.contains("--window") && stderr.contains("\"x\""),
+        stderr.contains("--window") && stderr.contains("\"lung\""),
         "{stderr}"
     );
 }
