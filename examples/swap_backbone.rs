@@ -49,7 +49,7 @@ fn main() -> Result<()> {
         );
     }
 
-    // Load the encoder and projector from the vision checkpoint (memory-mapped safetensors;
+    // Load the encoder and projector from the vision checkpoint (safetensors read per tensor;
     // the keys live under `model.vision_encoder` and `model.mm_projector`).
     let weights = VarBuilder::from_dir(&vision_dir, kind, device)?;
     let encoder = SiglipNavitEncoder::load(

@@ -1,7 +1,7 @@
 //! Everything hulu reads from disk.
 //!
 //! - **Checkpoints** ([`checkpoint`], [`json`]): weights from one `model.safetensors` or from
-//!   shards listed in `model.safetensors.index.json`, memory-mapped and converted on request to
+//!   shards listed in `model.safetensors.index.json`, read per tensor and converted on request to
 //!   the dtype and device the caller asks for (feature `tch`, on by default), and JSON files
 //!   read with errors that name the file and field. What the configs *mean* belongs to the model
 //!   crates: hulu-io knows no model.

@@ -49,7 +49,7 @@ impl std::fmt::Debug for HuluMed {
 
 impl HuluMed {
     /// Loads the checkpoint directory `dir` (Hugging Face layout) in `kind` on `device`: the
-    /// decoder family from `architectures`, the weights memory-mapped, the tokenizer from
+    /// decoder family from `architectures`, the weights read per tensor, the tokenizer from
     /// `tokenizer.json` or the vocabulary files, the chat template, generation defaults and
     /// image-processor settings.
     ///

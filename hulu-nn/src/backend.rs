@@ -1,4 +1,4 @@
-//! The backend trait and the memory-mapped checkpoint backend.
+//! The backend trait and the checkpoint backend.
 
 use crate::{Error, Result};
 use hulu_io::Checkpoint;
@@ -22,7 +22,7 @@ pub trait Backend: Send + Sync {
     fn keys(&self) -> Option<Vec<String>>;
 }
 
-/// A memory-mapped safetensors checkpoint (one file or shards with an index).
+/// A safetensors checkpoint (one file or shards with an index), each tensor read on request.
 ///
 /// Each tensor is converted straight from the file into the dtype and device asked for, one at a
 /// time ([`Checkpoint::tensor`]), so a model is never built from values that are then

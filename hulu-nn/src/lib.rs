@@ -6,7 +6,7 @@
 //!
 //! | backend | values | used for |
 //! |---|---|---|
-//! | [`CheckpointBackend`] | a memory-mapped safetensors checkpoint ([`hulu_io::Checkpoint`]) | loading models |
+//! | [`CheckpointBackend`] | a safetensors checkpoint, read per tensor ([`hulu_io::Checkpoint`]) | loading models |
 //! | [`RandomBackend`] | seeded random values, the same for a key in any order or thread | benchmarks, `hulu synth`, property tests |
 //! | [`RecordingBackend`] | none (zero-cost views); records every key and shape asked for | the layout a config implies (dry run) |
 //! | [`VarMap`] | another backend's values as parameters that require grad | training |

@@ -47,7 +47,7 @@ impl VarBuilder {
         }
     }
 
-    /// The memory-mapped checkpoint in `dir`.
+    /// The safetensors checkpoint in `dir`.
     ///
     /// # Errors
     /// [`Error::Io`] when the checkpoint is missing or malformed.
