@@ -66,6 +66,25 @@ pub struct LoadOptions {
     pub mixed_orientation: MixedOrientation,
 }
 
+impl LoadOptions {
+    /// The slicing of a volume with `available` slices along the chosen axis: the requested
+    /// count (all when unset), capped by `max_frames` and by what the axis holds. Shared by
+    /// NIfTI and NRRD/MetaImage, which slice through the same code.
+    fn slice_options(&self, available: usize) -> SliceOptions {
+        let count = self
+            .slices
+            .unwrap_or(available)
+            .min(self.max_frames)
+            .min(available);
+        SliceOptions {
+            axis: self.axis,
+            count: Some(count),
+            volume: self.volume,
+            window: self.window,
+        }
+    }
+}
+
 impl Default for LoadOptions {
     fn default() -> Self {
         LoadOptions {
@@ -161,38 +180,12 @@ impl VisualSource {
                 // Only the header now; the chosen slices' voxels are read below.
                 let volume = NiftiFile::open(path)?;
                 let available = volume.slice_count(options.axis)?;
-                let count = options
-                    .slices
-                    .unwrap_or(available)
-                    .min(options.max_frames)
-                    .min(available);
-                volume.read_slices(
-                    &SliceOptions {
-                        axis: options.axis,
-                        count: Some(count),
-                        volume: options.volume,
-                        window: options.window,
-                    },
-                    limits,
-                )?
+                volume.read_slices(&options.slice_options(available), limits)?
             }
             VisualSource::Volume(path) => {
                 let volume = RawVolume::open(path)?;
                 let available = volume.slice_count(options.axis)?;
-                let count = options
-                    .slices
-                    .unwrap_or(available)
-                    .min(options.max_frames)
-                    .min(available);
-                volume.read_slices(
-                    &SliceOptions {
-                        axis: options.axis,
-                        count: Some(count),
-                        volume: options.volume,
-                        window: options.window,
-                    },
-                    limits,
-                )?
+                volume.read_slices(&options.slice_options(available), limits)?
             }
             VisualSource::Dicom(path) => {
                 let render = DicomRender {
