@@ -55,10 +55,11 @@ fn volume(c: &mut Criterion) {
                 .unwrap()
         })
     });
+    let merged_grids = MergedGrid::zip(&grids, &merges).unwrap();
     group.bench_function("merge_c1152", |b| {
-        b.iter(|| merge_tokens(&features, &grids, &merges).unwrap())
+        b.iter(|| merge_tokens(&features, &merged_grids).unwrap())
     });
-    let merged = merge_tokens(&features, &grids, &merges).unwrap();
+    let merged = merge_tokens(&features, &merged_grids).unwrap();
     let mask = compressor
         .keep_mask(&pixels, &MergedGrid::zip(&grids, &merges).unwrap())
         .unwrap();
@@ -77,7 +78,7 @@ fn volume(c: &mut Criterion) {
             let mask = compressor
                 .keep_mask(&pixels, &MergedGrid::zip(&grids, &merges).unwrap())
                 .unwrap();
-            let merged = merge_tokens(&features, &grids, &merges).unwrap();
+            let merged = merge_tokens(&features, &merged_grids).unwrap();
             apply_mask(&merged, &ids, 7, &mask).unwrap()
         })
     });

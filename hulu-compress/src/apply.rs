@@ -17,6 +17,11 @@ pub struct Compressed {
 /// Drops the merged tokens `mask` rejects from `features` (`[tokens, …]`, one row per merged
 /// token) and from `ids`, where the k-th occurrence of `image_token_id` stands for the k-th
 /// merged token. Mask, feature rows and image-token ids must all count the same tokens.
+///
+/// # Errors
+///
+/// [`Error::Shape`] when the mask, the feature rows and the image-token ids do not count the same
+/// tokens; [`Error::Torch`] when libtorch fails.
 pub fn apply_mask(
     features: &Tensor,
     ids: &[i64],

@@ -52,6 +52,10 @@ pub struct MedicalCompressor {
 
 impl MedicalCompressor {
     /// A compressor with these options; a NaN threshold is rejected.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Option`] for a NaN threshold.
     pub fn new(options: CompressionOptions) -> Result<Self> {
         if options.threshold.is_nan() {
             return Err(Error::Option("threshold is NaN".into()));

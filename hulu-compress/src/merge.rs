@@ -1,7 +1,7 @@
 //! The in-plane merge: each `m × m` block of patch features becomes one token.
 
 use crate::{Error, Result};
-use hulu_io::{MergedGrid, PatchGrid};
+use hulu_io::MergedGrid;
 use tch::{Device, Kind, Tensor};
 
 /// Merges each `m × m` block of patches into one token, per input, as the reference does:
@@ -10,32 +10,26 @@ use tch::{Device, Kind, Tensor};
 /// to `rows/m × cols/m`, which for `m = 2` is the block mean. Output rows are in raster order
 /// (frame, row, column). `m = 1` returns the input unchanged.
 ///
-/// `features` is `[Σ patches, C]`; returns `[Σ merged tokens, C]`.
-pub fn merge_tokens(
-    features: &Tensor,
-    grids: &[PatchGrid],
-    merge_sizes: &[usize],
-) -> Result<Tensor> {
+/// `features` is `[Σ patches, C]`; returns `[Σ merged tokens, C]`. Each [`MergedGrid`]
+/// carries its merge size, checked when it was made.
+///
+/// # Errors
+///
+/// [`Error::Shape`] when `features` is not 2-D with one row per patch of the grids;
+/// [`Error::Torch`] when libtorch fails.
+pub fn merge_tokens(features: &Tensor, grids: &[MergedGrid]) -> Result<Tensor> {
     let _span = tracing::info_span!("merge_tokens", inputs = grids.len()).entered();
-    if grids.len() != merge_sizes.len() {
-        return Err(Error::Shape(format!(
-            "{} grids but {} merge sizes",
-            grids.len(),
-            merge_sizes.len()
-        )));
-    }
     let size = features.size();
-    let total: usize = grids.iter().map(PatchGrid::patches).sum();
+    let total: usize = grids.iter().map(|g| g.patches()).sum();
     if size.len() != 2 || size[0] as usize != total {
         return Err(Error::Shape(format!(
             "features of shape {size:?} for grids holding {total} patches"
         )));
     }
     let c = size[1];
-    let merged = MergedGrid::zip(grids, merge_sizes)?;
     let mut outputs = Vec::with_capacity(grids.len());
     let mut start = 0i64;
-    for g in &merged {
+    for g in grids {
         let m = g.merge();
         let n = g.patches() as i64;
         let chunk = features.f_narrow(0, start, n)?;
@@ -87,8 +81,15 @@ fn block_mean_2x2(chunk: &Tensor, c: i64) -> Result<Tensor> {
 mod tests {
     use super::*;
 
+    use hulu_io::PatchGrid;
+
     fn grid(frames: usize, rows: usize, cols: usize) -> PatchGrid {
         PatchGrid { frames, rows, cols }
+    }
+
+    /// `merge_tokens` over grids paired with merge sizes (which must fit).
+    fn merge(features: &Tensor, grids: &[PatchGrid], merges: &[usize]) -> Result<Tensor> {
+        merge_tokens(features, &MergedGrid::zip(grids, merges)?)
     }
 
     /// A 2×4 frame in patch order (block, row in block, column in block): block 0 holds
@@ -97,7 +98,7 @@ mod tests {
     fn m2_is_the_block_mean_in_raster_order() {
         let values = [1.0f32, 2.0, 3.0, 4.0, 10.0, 20.0, 30.0, 40.0];
         let features = Tensor::from_slice(&values).view([8, 1]);
-        let merged = merge_tokens(&features, &[grid(1, 2, 4)], &[2]).unwrap();
+        let merged = merge(&features, &[grid(1, 2, 4)], &[2]).unwrap();
         let merged: Vec<f32> = Vec::try_from(merged.view([-1])).unwrap();
         assert_eq!(merged, [2.5, 25.0]);
     }
@@ -107,7 +108,7 @@ mod tests {
     #[test]
     fn m3_samples_the_block_centre() {
         let features = Tensor::arange(9, (Kind::Float, Device::Cpu)).view([9, 1]);
-        let merged = merge_tokens(&features, &[grid(1, 3, 3)], &[3]).unwrap();
+        let merged = merge(&features, &[grid(1, 3, 3)], &[3]).unwrap();
         assert_eq!(merged.double_value(&[0, 0]), 4.0);
     }
 
@@ -118,7 +119,7 @@ mod tests {
             1.0f32, 1.0, 1.0, 1.0, 3.0, 3.0, 3.0, 3.0, 5.0, 5.0, 5.0, 5.0,
         ];
         let features = Tensor::from_slice(&values).view([12, 1]);
-        let merged = merge_tokens(&features, &[grid(2, 2, 2), grid(1, 2, 2)], &[2, 2]).unwrap();
+        let merged = merge(&features, &[grid(2, 2, 2), grid(1, 2, 2)], &[2, 2]).unwrap();
         let merged: Vec<f32> = Vec::try_from(merged.view([-1])).unwrap();
         assert_eq!(merged, [1.0, 3.0, 5.0]);
     }
@@ -158,19 +159,15 @@ mod tests {
     fn bad_shapes_and_merge_sizes_are_typed_errors() {
         let features = Tensor::zeros([8, 2], (Kind::Float, Device::Cpu));
         assert!(matches!(
-            merge_tokens(&features, &[grid(2, 2, 2)], &[]),
+            merge(&features, &[grid(1, 2, 2)], &[2]),
             Err(Error::Shape(_))
         ));
         assert!(matches!(
-            merge_tokens(&features, &[grid(1, 2, 2)], &[2]),
-            Err(Error::Shape(_))
-        ));
-        assert!(matches!(
-            merge_tokens(&features, &[grid(1, 2, 4)], &[3]),
+            merge(&features, &[grid(1, 2, 4)], &[3]),
             Err(Error::MergeSize { merge: 3, .. })
         ));
         assert!(matches!(
-            merge_tokens(&features, &[grid(2, 2, 2)], &[0]),
+            merge(&features, &[grid(2, 2, 2)], &[0]),
             Err(Error::MergeSize { merge: 0, .. })
         ));
     }

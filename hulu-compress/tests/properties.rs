@@ -277,7 +277,8 @@ fn feature_grids(m: usize) -> impl Strategy<Value = (Vec<PatchGrid>, Vec<f32>, u
 
 fn merge(grids: &[PatchGrid], values: &[f32], c: usize, m: usize) -> Vec<f32> {
     let features = Tensor::from_slice(values).view([-1, c as i64]);
-    let merged = merge_tokens(&features, grids, &vec![m; grids.len()]).unwrap();
+    let grids_m = MergedGrid::zip(grids, &vec![m; grids.len()]).unwrap();
+    let merged = merge_tokens(&features, &grids_m).unwrap();
     let tokens: usize = grids.iter().map(|g| g.merged_tokens(m)).sum();
     assert_eq!(merged.size(), [tokens as i64, c as i64]);
     Vec::try_from(merged.contiguous().view([-1])).unwrap()

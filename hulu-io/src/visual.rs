@@ -56,15 +56,25 @@ pub struct Visual {
     pub frames: Vec<RgbFrame>,
     /// Seconds from the start of the video for each frame (videos only).
     pub timestamps: Option<Vec<f64>>,
+    /// The file or folder the frames were read from, so that a later stage's error can name
+    /// it; `None` for frames made in memory.
+    pub origin: Option<std::path::PathBuf>,
 }
 
 impl Visual {
+    /// The same frames, recorded as read from `origin`.
+    pub fn with_origin(mut self, origin: impl Into<std::path::PathBuf>) -> Self {
+        self.origin = Some(origin.into());
+        self
+    }
+
     /// Frames of a given kind, without timestamps.
     pub fn new(kind: VisualKind, frames: Vec<RgbFrame>) -> Self {
         Visual {
             kind,
             frames,
             timestamps: None,
+            origin: None,
         }
     }
 }

@@ -41,6 +41,12 @@ impl KvCache {
     /// A cache for `batch` sequences of up to `capacity` columns each (padding included) for a
     /// decoder of `config`, in `kind` on `device`. `capacity` may not exceed
     /// `max_position_embeddings`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidRequest`] when `batch` or `capacity` is zero; [`Error::TooLong`] when
+    /// `capacity` exceeds `max_position_embeddings`; [`Error::Torch`] when the buffers cannot
+    /// be allocated.
     pub fn new(
         config: &DecoderConfig,
         batch: usize,
@@ -159,6 +165,11 @@ impl KvCache {
     /// Forgets every column from `len` on, e.g. to retry generation from an earlier point. The
     /// cache keeps its allocation. Cutting into a row's left padding is refused unless `len` is
     /// 0 (a full reset).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidRequest`] when `len` is past the cached columns or cuts into a row's left
+    /// padding.
     pub fn truncate(&mut self, len: usize) -> Result<()> {
         if len > self.len {
             return Err(Error::request(format!(

@@ -23,8 +23,18 @@ pub trait CausalDecoder: Send {
     fn device(&self) -> Device;
     /// Token embeddings of `ids` (int64, any shape): `[..., hidden]` in the decoder's dtype.
     /// Ids outside the vocabulary are an error.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BadInput`] for ids that are not int64; [`Error::TokenOutOfRange`] for an id
+    /// outside the vocabulary.
     fn embed(&self, ids: &Tensor) -> Result<Tensor>;
     /// The `lm_head` projection of final hidden states, in float32.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BadInput`] for hidden states of the wrong width; [`Error::Torch`] when libtorch
+    /// fails.
     fn logits(&self, hidden: &Tensor) -> Result<Tensor>;
     /// One forward pass over `embeds` (`[B, L, hidden]`, converted to the decoder's dtype and
     /// device).
@@ -32,6 +42,13 @@ pub trait CausalDecoder: Send {
     /// `pads` gives each row's left padding (only for the first chunk of a cache, or without
     /// a cache); padding columns are masked and do not advance positions. With a cache the new
     /// columns are appended and attend to every cached one.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BadInput`] for embeddings of the wrong rank or width; [`Error::InvalidRequest`]
+    /// for `pads` that do not fit the batch; [`Error::CacheOverflow`] when the cache has no room
+    /// for the new columns; [`Error::TooLong`] past `max_position_embeddings`; [`Error::Torch`]
+    /// when libtorch fails.
     fn forward_with(
         &self,
         embeds: &Tensor,
@@ -41,17 +58,29 @@ pub trait CausalDecoder: Send {
     ) -> Result<DecoderOutput>;
 
     /// A cache for `batch` sequences of up to `capacity` columns, in the decoder's dtype.
+    ///
+    /// # Errors
+    ///
+    /// As [`KvCache::new`].
     fn new_cache(&self, batch: usize, capacity: usize) -> Result<KvCache> {
         KvCache::new(self.config(), batch, capacity, self.kind(), self.device())
     }
 
     /// A whole sequence at once, no cache.
+    ///
+    /// # Errors
+    ///
+    /// As [`CausalDecoder::forward_with`].
     fn forward(&self, embeds: &Tensor, logits: LogitsFor) -> Result<DecoderOutput> {
         self.forward_with(embeds, None, None, logits)
     }
 
     /// Appends `embeds` (a prompt, or any chunk of one) to `cache`, in chunks of at most
     /// [`PREFILL_CHUNK_TOKENS`] columns so attention scores stay small on long prompts.
+    ///
+    /// # Errors
+    ///
+    /// As [`CausalDecoder::forward_with`].
     fn prefill(
         &self,
         embeds: &Tensor,
@@ -63,6 +92,11 @@ pub trait CausalDecoder: Send {
 
     /// Prefills an empty `cache` with a batch of prompts left-padded to a common length:
     /// row `b`'s `lengths[b]` real tokens are its last columns.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidRequest`] when the cache is not empty or a length is zero or longer than
+    /// the padded width; else as [`CausalDecoder::forward_with`].
     fn prefill_padded(
         &self,
         embeds: &Tensor,
@@ -84,6 +118,11 @@ pub trait CausalDecoder: Send {
     }
 
     /// One new token per row (`ids`: int64 `[B]`): the next-token logits, `[B, V]` float32.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BadInput`] unless `ids` is one id per row of the cache; else as
+    /// [`CausalDecoder::forward_with`].
     fn decode_step(&self, ids: &Tensor, cache: &mut KvCache) -> Result<Tensor> {
         if ids.dim() != 1 {
             return Err(Error::BadInput {

@@ -2,9 +2,8 @@
 //! a prompt, sampling over a full vocabulary, and streaming detokenisation.
 
 use criterion::{criterion_main, Criterion};
-use hulu_model::{
-    ChatTemplate, IncrementalDecoder, Message, Part, Sampler, SamplingOptions, Tokenizer,
-};
+use hulu_model::template::{Message, Part};
+use hulu_model::{ChatTemplate, IncrementalDecoder, Sampler, SamplingOptions, Tokenizer};
 
 fn model_dir() -> std::path::PathBuf {
     hulu_testkit::models()

@@ -142,6 +142,17 @@ pub enum Error {
     #[error(transparent)]
     Vision(#[from] hulu_vision::Error),
 
+    /// The vision side cannot use one visual input read from a file (frames of different
+    /// sizes, an empty frame, a size no resize rule fits): names the file.
+    #[error("{}", .path.display())]
+    VisualInput {
+        /// The file or folder the input was read from.
+        path: std::path::PathBuf,
+        /// What the vision side said.
+        #[source]
+        source: hulu_vision::Error,
+    },
+
     /// Token compression failed.
     #[error(transparent)]
     Compress(#[from] hulu_compress::Error),
@@ -170,6 +181,14 @@ pub enum Error {
         what: &'static str,
         /// The limit.
         limit: u64,
+    },
+
+    /// A chat template built to exhaust memory, refused before it is rendered (a variable
+    /// assigned from two or more copies of itself, a macro that calls itself).
+    #[error("chat template refused: {reason}")]
+    TemplateRefused {
+        /// What in the template grows without bound.
+        reason: String,
     },
 
     /// Fetching a weight failed (the key is named).

@@ -169,7 +169,23 @@ impl VisualSource {
     /// unsupported, a request it cannot satisfy (an axis or volume it lacks), or over `limits`.
     pub fn load(&self, options: &LoadOptions) -> Result<Visual> {
         let _span = tracing::info_span!("load_visual").entered();
-        self.read(options).map_err(Error::Media)
+        let visual = self.read(options).map_err(Error::Media)?;
+        Ok(match self.path() {
+            Some(path) if visual.origin.is_none() => visual.with_origin(path),
+            _ => visual,
+        })
+    }
+
+    /// The file or folder this source reads; `None` for frames already in memory.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            VisualSource::Image(p)
+            | VisualSource::Nifti(p)
+            | VisualSource::Volume(p)
+            | VisualSource::Dicom(p)
+            | VisualSource::Video(p) => Some(p),
+            VisualSource::Frames(_) => None,
+        }
     }
 
     fn read(&self, options: &LoadOptions) -> hulu_io::Result<Visual> {

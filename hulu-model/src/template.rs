@@ -1,6 +1,12 @@
 //! The chat template: the checkpoint's Jinja template rendered with `minijinja`, configured
 //! the way `transformers` renders chat templates.
+//!
+//! Its input is a list of [`Message`]s in the reference's JSON content format. That is the
+//! template's language, not a second conversation type: applications build a conversation of
+//! [`crate::Turn`]s (whose visual items carry their frames), and the render stage turns it into
+//! messages ([`crate::conversation::to_messages`]).
 
+mod growth;
 mod pyjson;
 mod pyround;
 
@@ -13,7 +19,7 @@ pub use pyround::python_round;
 
 use crate::error::{Error, Result};
 use crate::files::read_json_opt;
-use crate::messages::Message;
+pub use crate::messages::{image_placeholders, Content, Message, Part};
 
 /// The text the template substitutes for each visual frame.
 pub const IMAGE_TOKEN: &str = "<image>";
@@ -113,7 +119,9 @@ impl ChatTemplate {
     ///
     /// # Errors
     ///
-    /// [`Error::Template`] when the source does not compile.
+    /// [`Error::Template`] when the source does not compile; [`Error::TemplateRefused`] when
+    /// it is built to exhaust memory (it assigns a variable from two or more copies of itself,
+    /// or a macro calls itself: see the `growth` module).
     pub fn new(source: impl Into<String>) -> Result<Self> {
         let source = source.into();
         let mut env = Environment::new();
@@ -128,6 +136,9 @@ impl ChatTemplate {
         env.add_filter("tojson", pyjson::tojson_filter);
         env.add_function("raise_exception", raise_exception);
         env.add_template_owned(TEMPLATE_NAME, source.clone())?;
+        if let Some(reason) = growth::unbounded_growth(&source) {
+            return Err(Error::TemplateRefused { reason });
+        }
         Ok(ChatTemplate {
             source,
             env,

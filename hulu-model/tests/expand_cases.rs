@@ -3,9 +3,10 @@
 //! derived from its `grid_sizes` and `merge_sizes`.
 
 use hulu_io::{MergedGrid, PatchGrid};
+use hulu_model::template::Message;
 use hulu_model::{
     encode_with_images, expand_image_tokens, image_token_id, tokens_per_placeholder, ChatTemplate,
-    Error, Message, Tokenizer,
+    Error, Tokenizer,
 };
 use hulu_testkit::{cases, Case};
 
@@ -64,7 +65,7 @@ fn input_ids_match_every_case() {
         let counts = tokens_per_placeholder(&MergedGrid::zip(&grids, &merges).unwrap());
         assert_eq!(
             counts.len(),
-            hulu_model::messages::image_placeholders(&messages)
+            hulu_model::template::image_placeholders(&messages)
         );
 
         let ids = encode_with_images(&tokenizer, &prompt, image_id, &counts).unwrap();

@@ -76,3 +76,76 @@ fn a_zero_merge_size_is_refused() {
     };
     assert!(model().prepare(&turns, &options).is_err());
 }
+
+/// A 24-bit BMP of `width × 1` grey pixels.
+fn bmp_strip(width: u32) -> Vec<u8> {
+    let row = (width * 3).div_ceil(4) * 4;
+    let size = 54 + row;
+    let mut b = Vec::with_capacity(size as usize);
+    b.extend_from_slice(b"BM");
+    b.extend_from_slice(&size.to_le_bytes());
+    b.extend_from_slice(&[0; 4]);
+    b.extend_from_slice(&54u32.to_le_bytes());
+    b.extend_from_slice(&40u32.to_le_bytes());
+    b.extend_from_slice(&width.to_le_bytes());
+    b.extend_from_slice(&1i32.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&24u16.to_le_bytes());
+    b.extend_from_slice(&[0; 24]);
+    b.resize(size as usize, 128);
+    b
+}
+
+/// A file the loaders read records where it came from, and an input the vision side cannot
+/// use names that file in the error, not "invalid visual input 0".
+#[test]
+fn an_unusable_visual_input_names_its_file() {
+    let dir = std::env::temp_dir().join(format!("hulu-strip-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("strip.bmp");
+    std::fs::write(&path, bmp_strip(40)).unwrap();
+    let visual = hulu_model::VisualSource::from_path(&path)
+        .load(&hulu_model::LoadOptions::default())
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(visual.origin.as_deref(), Some(path.as_path()));
+    // The same file with a second frame of another size: no loader makes one, but frames
+    // handed over in memory can be.
+    let mut volume = visual.clone();
+    volume.kind = VisualKind::Volume;
+    volume
+        .frames
+        .push(RgbFrame::from_grey(8, 8, &[0; 64]).unwrap());
+    let turns = [Turn::user(vec![
+        Item::Visual(volume),
+        Item::Text("Describe".into()),
+    ])];
+    let err = model()
+        .prepare(&turns, &PrepareOptions::default())
+        .unwrap_err();
+    match &err {
+        Error::VisualInput {
+            path: named,
+            source,
+        } => {
+            assert_eq!(named, &path);
+            assert!(source.to_string().contains("frame 1 is 8x8"), "{source}");
+        }
+        other => panic!("expected VisualInput, got {other:?}"),
+    }
+    // Frames made in memory have no file to name.
+    let mut anonymous = visual;
+    anonymous.origin = None;
+    anonymous.kind = VisualKind::Volume;
+    anonymous
+        .frames
+        .push(RgbFrame::from_grey(8, 8, &[0; 64]).unwrap());
+    let turns = [Turn::user(vec![
+        Item::Visual(anonymous),
+        Item::Text("x".into()),
+    ])];
+    let err = model()
+        .prepare(&turns, &PrepareOptions::default())
+        .unwrap_err();
+    assert!(matches!(err, Error::Vision(_)), "{err:?}");
+}

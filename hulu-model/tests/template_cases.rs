@@ -1,7 +1,8 @@
 //! Every fixture case: its `messages` read into typed [`Message`]s serialise back to the same
 //! JSON, and the checkpoint's chat template renders them to exactly the case's `prompt`.
 
-use hulu_model::{ChatTemplate, Message, Part, TemplateOptions};
+use hulu_model::template::{Message, Part};
+use hulu_model::{ChatTemplate, TemplateOptions};
 use hulu_testkit::cases;
 
 #[test]

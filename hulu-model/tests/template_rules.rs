@@ -1,7 +1,8 @@
 //! The Jinja behaviours the reference relies on, checked on small templates and on the
 //! fixture template.
 
-use hulu_model::{ChatTemplate, Error, Message, Part, Role};
+use hulu_model::template::{Message, Part};
+use hulu_model::{ChatTemplate, Error, Role};
 use hulu_testkit::models;
 
 fn render_value(source: &str) -> String {
@@ -90,7 +91,7 @@ fn fixture_template_renders_every_part_kind() {
              <|stream_start|>stream\nlive<|stream_end|>\n\
              <|im_start|>assistant\n"
         );
-        assert_eq!(hulu_model::messages::image_placeholders(&messages), 7);
+        assert_eq!(hulu_model::template::image_placeholders(&messages), 7);
         assert_eq!(out.matches("<image>").count(), 7);
     }
 }
@@ -149,9 +150,7 @@ fn a_template_that_loops_or_grows_without_bound_stops_with_a_typed_error() {
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("chat_template.json")).unwrap())
             .unwrap();
-    let messages = [hulu_model::Message::user(vec![hulu_model::Part::text(
-        "hi",
-    )])];
+    let messages = [Message::user(vec![Part::text("hi")])];
     let nested = hulu_model::ChatTemplate::new(json["chat_template"].as_str().unwrap()).unwrap();
     let start = std::time::Instant::now();
     let err = nested.render(&messages, true).unwrap_err();
@@ -166,12 +165,11 @@ fn a_template_that_loops_or_grows_without_bound_stops_with_a_typed_error() {
         ),
         "{err}"
     );
-    // Output that doubles each step hits the output cap long before memory runs out.
-    let doubling = hulu_model::ChatTemplate::new(
-        "{% set ns = namespace(x='ab') %}{% for i in range(64) %}{{ ns.x }}{% set ns.x = ns.x ~ ns.x %}{% endfor %}",
-    )
-    .unwrap();
-    let err = doubling.render(&messages, true).unwrap_err();
+    // Output that grows past the cap stops there, long before memory runs out.
+    let long =
+        hulu_model::ChatTemplate::new("{% for i in range(100000) %}{{ 'x' * 1000 }}{% endfor %}")
+            .unwrap();
+    let err = long.render(&messages, true).unwrap_err();
     assert!(
         matches!(
             err,
@@ -182,6 +180,19 @@ fn a_template_that_loops_or_grows_without_bound_stops_with_a_typed_error() {
         ),
         "{err}"
     );
+    // A string that doubles without being written (memory, not output) is refused before it
+    // ever runs, in a loop or through a macro.
+    for source in [
+        "{% set ns = namespace(x='ab') %}{% for i in range(64) %}{% set ns.x = ns.x ~ ns.x %}{% endfor %}",
+        "{% set s = 'ab' %}{% for i in range(64) %}{% set s = [s, s] | join %}{% endfor %}{{ s | length }}",
+        "{% macro d(s, n) %}{% if n %}{{ d(s ~ s, n - 1) }}{% endif %}{% endmacro %}{{ d('x', 64) | length }}",
+    ] {
+        let err = hulu_model::ChatTemplate::new(source).unwrap_err();
+        assert!(
+            matches!(err, hulu_model::Error::TemplateRefused { .. }),
+            "{source}: {err}"
+        );
+    }
     // The real templates still render.
     for dir in hulu_testkit::models() {
         let t = hulu_model::ChatTemplate::from_dir(&dir).unwrap();

@@ -3,7 +3,8 @@
 //! `tests/data/gen_tojson_cases.py`; the tool cases render the fixture checkpoints' own
 //! `tokenizer_config.json` template, which prints every tool schema through `tojson`.
 
-use hulu_model::{ChatTemplate, Error, Message, TemplateOptions};
+use hulu_model::template::Message;
+use hulu_model::{ChatTemplate, Error, TemplateOptions};
 use hulu_testkit::fixtures_root;
 use serde::Deserialize;
 use serde_json::Value as Json;

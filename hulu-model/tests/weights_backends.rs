@@ -106,7 +106,10 @@ fn every_trainable_parameter_receives_a_gradient() {
         // Encoder → projector → splice → decoder → next-token loss, with autograd on.
         let features = model
             .vision()
-            .encode(&pixel_values, &grids, &merge_sizes)
+            .encode(
+                &pixel_values,
+                &hulu_io::MergedGrid::zip(&grids, &merge_sizes).unwrap(),
+            )
             .unwrap();
         let projected = model.projector().forward(&features).unwrap();
         let image_token = model.image_token_id();

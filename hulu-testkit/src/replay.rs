@@ -6,7 +6,7 @@
 use crate::{CaseContent, CaseSource, CaseSpec};
 use hulu_io::nifti::{SliceAxis, Window};
 use hulu_io::{RgbFrame, Visual, VisualKind};
-use hulu_model::messages::Role;
+use hulu_model::Role;
 use hulu_model::{Item, LoadOptions, PrepareOptions, Turn, VisualSource};
 use std::path::Path;
 
@@ -132,5 +132,6 @@ fn frames_source(source: &CaseSource, file: &Path) -> Result<Visual, ReplayError
         kind: VisualKind::Video,
         frames,
         timestamps: source.timestamps.clone(),
+        origin: None,
     })
 }

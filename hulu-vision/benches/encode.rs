@@ -9,7 +9,7 @@
 //!   tensor grows with the square of the total patch count.
 
 use criterion::Criterion;
-use hulu_io::PatchGrid;
+use hulu_io::{MergedGrid, PatchGrid};
 use hulu_nn::VarBuilder;
 use hulu_vision::{SiglipNavitEncoder, VisionEncoder, VisionEncoderConfig};
 use std::hint::black_box;
@@ -68,7 +68,9 @@ fn large_volume_report(encoder: &SiglipNavitEncoder) {
         let reset = reset_peak();
         let before = rss_mib();
         let start = Instant::now();
-        let out = encoder.encode(&input, &[grid], &[2]).unwrap();
+        let out = encoder
+            .encode(&input, &[MergedGrid::new(grid, 2).unwrap()])
+            .unwrap();
         let secs = start.elapsed().as_secs_f64();
         let n = grid.patches() as f64;
         println!(
@@ -101,7 +103,13 @@ fn main() {
     };
     let input = pixels(grid.patches());
     c.bench_function("encode/volume_8x18x18", |b| {
-        b.iter(|| black_box(encoder.encode(&input, &[grid], &[2]).unwrap()))
+        b.iter(|| {
+            black_box(
+                encoder
+                    .encode(&input, &[MergedGrid::new(grid, 2).unwrap()])
+                    .unwrap(),
+            )
+        })
     });
     if std::env::args().any(|a| a == "--bench") {
         large_volume_report(&encoder);

@@ -17,6 +17,10 @@ pub struct Projector {
 impl Projector {
     /// Loads from a view at `model.mm_projector`: `readout.0` maps `vision_hidden → llm_hidden`,
     /// `readout.2` maps `llm_hidden → llm_hidden`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Weights`] for a missing or mis-shaped `readout` weight, naming its key.
     pub fn load(weights: &VarBuilder, vision_hidden: usize, llm_hidden: usize) -> Result<Self> {
         let readout = weights.pp("readout");
         Ok(Projector {
@@ -38,6 +42,10 @@ impl Projector {
     }
 
     /// `[n, vision_hidden]` features to `[n, llm_hidden]` embeddings.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Torch`] for features whose width is not `vision_hidden`.
     pub fn forward(&self, features: &Tensor) -> Result<Tensor> {
         let _span = tracing::info_span!("projector").entered();
         if features.size().last() != Some(&(self.vision_hidden as i64)) {

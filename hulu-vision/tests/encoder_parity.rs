@@ -1,7 +1,7 @@
 //! The encoder and projector against the reference's `vision_features` and `mm_features`,
 //! starting from the reference's `pixel_values`, for every fixture case with visual input.
 
-use hulu_io::PatchGrid;
+use hulu_io::{MergedGrid, PatchGrid};
 use hulu_nn::VarBuilder;
 use hulu_testkit::{assert_close, cases, Tolerance};
 use hulu_vision::{EncoderOptions, Projector, SiglipNavitEncoder, VisionEncoder};
@@ -64,7 +64,9 @@ fn vision_and_mm_features_match_the_reference() {
             .map(|&m| m as usize)
             .collect();
 
-        let features = encoder.encode(&pixels, &grids, &merges).unwrap();
+        let features = encoder
+            .encode(&pixels, &MergedGrid::zip(&grids, &merges).unwrap())
+            .unwrap();
         let expected = t.get("vision_features");
         assert_eq!(
             features.size(),
@@ -124,7 +126,10 @@ fn frame_chunking_does_not_change_features() {
         let opts = EncoderOptions { max_chunk_patches };
         let enc =
             SiglipNavitEncoder::load_with_options(&config.vision_encoder_config, &w, opts).unwrap();
-        to_vec(&enc.encode(&pixels, &[grid], &[merge]).unwrap())
+        to_vec(
+            &enc.encode(&pixels, &[MergedGrid::new(grid, merge).unwrap()])
+                .unwrap(),
+        )
     };
     let whole = encode(usize::MAX);
     let per_frame = encode(1);
@@ -161,24 +166,22 @@ fn mismatched_inputs_are_typed_errors() {
         cols: 6,
     };
     let pixels = Tensor::zeros([48, 588], (Kind::Float, Device::Cpu));
-    // Rows that do not match the grid, a merge that does not divide it, counts that disagree.
+    // Rows that do not match the grid, a grid with no patches (a merge that does not divide
+    // the grid cannot be expressed: `MergedGrid` refuses it).
+    let merged = MergedGrid::new(grid, 2).unwrap();
     let short = pixels.narrow(0, 0, 47);
     assert!(matches!(
-        encoder.encode(&short, &[grid], &[2]),
+        encoder.encode(&short, &[merged]),
         Err(hulu_vision::Error::Shape(_))
     ));
-    let odd = PatchGrid {
-        cols: 3,
-        frames: 4,
-        ..grid
-    };
+    let empty = MergedGrid::new(PatchGrid { frames: 0, ..grid }, 2).unwrap();
     assert!(matches!(
-        encoder.encode(&pixels, &[odd], &[2]),
+        encoder.encode(&pixels.narrow(0, 0, 0), &[empty]),
         Err(hulu_vision::Error::Shape(_))
     ));
-    assert!(encoder.encode(&pixels, &[grid], &[]).is_err());
+    assert!(MergedGrid::new(PatchGrid { cols: 3, ..grid }, 2).is_err());
     assert_eq!(
-        encoder.encode(&pixels, &[grid], &[2]).unwrap().size(),
+        encoder.encode(&pixels, &[merged]).unwrap().size(),
         [12, vcfg.hidden_size as i64]
     );
 

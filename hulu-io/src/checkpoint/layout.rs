@@ -37,6 +37,10 @@ impl WeightReport {
     }
 
     /// `Ok` when clean, else [`Error::WeightLayout`] listing every problem.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WeightLayout`] listing every missing, unexpected and mis-shaped key.
     pub fn into_result(self) -> Result<()> {
         if self.is_clean() {
             Ok(())

@@ -166,6 +166,10 @@ impl DicomFile {
     }
 
     /// Decodes every frame.
+    ///
+    /// # Errors
+    ///
+    /// As [`DicomFile::decode_frames`].
     pub fn decode(&self) -> Result<DicomImage> {
         let all: Vec<usize> = (0..self.info.frames()).collect();
         self.decode_frames(&all)
@@ -174,6 +178,12 @@ impl DicomFile {
     /// Decodes the listed frames (0-based, in the order given; repeats allowed), checking
     /// the decoded size against the limits first. Colour comes out as RGB (YBR converted,
     /// as pydicom does); palette images keep their indices and carry the palette.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidRequest`] for a frame index past the file's frames; [`Error::TooLarge`]
+    /// when the decoded frames exceed the limits; [`Error::NoPixelData`] without Pixel Data;
+    /// [`Error::DicomPixels`] when the pixel data is truncated or its encoding cannot be decoded.
     pub fn decode_frames(&self, frames: &[usize]) -> Result<DicomImage> {
         let _span =
             tracing::info_span!("dicom_decode", path = %self.path.display(), frames = frames.len())

@@ -237,6 +237,11 @@ impl DicomImage {
 
     /// Frame `i` as 8-bit RGB: grey frames through `window` (MONOCHROME1 inverted after),
     /// palette frames through the palette, RGB as stored (16-bit colour scaled down).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidRequest`] for a frame index past the image or a window whose width is not
+    /// positive and finite.
     pub fn rgb_frame(&self, i: usize, window: &DicomWindow) -> Result<RgbFrame> {
         if i >= self.frames() {
             return Err(Error::InvalidRequest(format!(

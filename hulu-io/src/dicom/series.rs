@@ -123,6 +123,12 @@ impl DicomSeries {
     }
 
     /// A series from an explicit list of files, which must all share one Series Instance UID.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] or [`Error::InvalidDicom`] for a file that cannot be read or parsed;
+    /// [`Error::DicomSeries`] when the list is empty, the files belong to different series, or
+    /// their orientations disagree and `mixed` rejects that.
     pub fn from_files<P: AsRef<Path>>(
         paths: &[P],
         mixed: MixedOrientation,
@@ -273,6 +279,12 @@ impl DicomSeries {
 
     /// Modality values of the slices listed (indices into the sorted series), stacked
     /// `[slice][row][column]`; the limits bound the stacked volume before decoding.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidRequest`] for a slice index past the series; [`Error::TooLarge`] when the
+    /// stacked volume exceeds `limits`; [`Error::DicomSeries`] when slices differ in size;
+    /// [`Error::DicomPixels`] / [`Error::NoPixelData`] when a slice cannot be decoded.
     pub fn volume_of(&self, slices: &[usize], limits: &Limits) -> Result<Vec<f32>> {
         let _span = tracing::info_span!("dicom_series_volume", slices = slices.len()).entered();
         let first = self.slices[0].info();
@@ -299,6 +311,10 @@ impl DicomSeries {
     }
 
     /// Modality values of every slice, stacked `[slice][row][column]`.
+    ///
+    /// # Errors
+    ///
+    /// As [`DicomSeries::volume_of`].
     pub fn volume(&self, limits: &Limits) -> Result<Vec<f32>> {
         let all: Vec<usize> = (0..self.len()).collect();
         self.volume_of(&all, limits)

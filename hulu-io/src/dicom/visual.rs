@@ -109,6 +109,12 @@ impl DicomFile {
     /// other multi-frame object (enhanced CT/MR) a volume, its frames ordered along the slice
     /// normal ([`DicomFile::frames_along_normal`]) and chosen by `max_frames`.
     /// Only the chosen frames are decoded.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::DicomPixels`] / [`Error::NoPixelData`] when a chosen frame cannot be decoded;
+    /// [`Error::TooLarge`] over the limits; [`Error::DicomSeries`] when frames cannot be ordered
+    /// along one normal.
     pub fn to_visual(&self, render: &DicomRender) -> Result<Visual> {
         let _span = tracing::info_span!("dicom_to_visual", path = %self.path().display()).entered();
         let info = self.info();
@@ -139,6 +145,7 @@ impl DicomFile {
             kind,
             frames,
             timestamps,
+            origin: None,
         })
     }
 }
@@ -146,6 +153,12 @@ impl DicomFile {
 impl DicomSeries {
     /// The series as a volume [`Visual`], slices chosen by `max_frames`; only the chosen
     /// slices are decoded.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::DicomPixels`] / [`Error::NoPixelData`] when a chosen frame cannot be decoded;
+    /// [`Error::TooLarge`] over the limits; [`Error::DicomSeries`] when frames cannot be ordered
+    /// along one normal.
     pub fn to_visual(&self, render: &DicomRender) -> Result<Visual> {
         let _span = tracing::info_span!("dicom_series_to_visual", slices = self.len()).entered();
         let frames = sample_slices(self.len(), render.max_frames)

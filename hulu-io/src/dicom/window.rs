@@ -29,12 +29,21 @@ pub enum DicomWindow {
 impl DicomWindow {
     /// A CT preset by name: `lung`, `mediastinum` / `soft_tissue`, `bone`, `brain`,
     /// `abdomen`, `liver` (see [`Window::preset`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidRequest`] for an unknown preset name (the message lists the known ones).
     pub fn preset(name: &str) -> Result<Self> {
         Ok(DicomWindow::Fixed(Window::preset(name)?))
     }
 
     /// Parses a user's choice: `auto`, `file`, `minmax`, a preset name, or `centre/width`
     /// (also `centre,width`), e.g. `-600/1500`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidRequest`] for text that is none of the accepted forms, or a width that is
+    /// not positive and finite.
     pub fn parse(s: &str) -> Result<Self> {
         let t = s.trim().to_ascii_lowercase();
         match t.as_str() {

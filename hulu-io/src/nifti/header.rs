@@ -98,6 +98,11 @@ fn invalid(what: &str, reason: impl Into<String>) -> Error {
 
 /// How many header bytes a file starting with `first4` needs, or an error when the first
 /// four bytes are no NIfTI `sizeof_hdr` in either byte order.
+///
+/// # Errors
+///
+/// [`Error::InvalidNifti`] when `first4` is shorter than four bytes or is not a NIfTI-1 or NIfTI-2
+/// `sizeof_hdr` in either byte order.
 pub fn header_len(what: &str, first4: &[u8]) -> Result<usize> {
     let Ok(word) = <[u8; 4]>::try_from(first4) else {
         return Err(invalid(what, "shorter than a NIfTI header"));
@@ -117,6 +122,11 @@ pub fn header_len(what: &str, first4: &[u8]) -> Result<usize> {
 
 impl NiftiHeader {
     /// Parses a header from its first bytes (at least [`header_len`] of them).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidNifti`] when the bytes are too short, the magic or `sizeof_hdr` is wrong,
+    /// or a field is out of range (dimensions, voxel sizes, `vox_offset`), naming the field.
     pub fn parse(what: &str, bytes: &[u8]) -> Result<Self> {
         let len = header_len(what, bytes.get(..4).unwrap_or(bytes))?;
         if bytes.len() < len {

@@ -19,6 +19,10 @@ pub enum SliceAxis {
 
 impl SliceAxis {
     /// Parses `"axial"`, `"coronal"`, `"sagittal"` (case-insensitive) or `"0"`, `"1"`, `"2"`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidRequest`] for any other text.
     pub fn parse(s: &str) -> Result<Self> {
         match s.trim().to_ascii_lowercase().as_str() {
             "axial" | "transverse" => Ok(SliceAxis::Axial),
@@ -73,12 +77,20 @@ impl Slice {
     /// The reference's 8-bit conversion: optional clip to `window`, then per-slice min-max
     /// to 0..255, truncated (`((v - min) / (max - min) * 255) as u8`, in f64); a constant
     /// slice becomes zeros. NaN voxels are ignored for the range and become 0.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidRequest`] when `window` has a width that is not positive and finite.
     pub fn to_u8(&self, window: Option<Window>) -> Result<Vec<u8>> {
         minmax_to_u8(&self.values, window)
     }
 }
 
 /// See [`Slice::to_u8`].
+///
+/// # Errors
+///
+/// [`Error::InvalidRequest`] when `window` has a width that is not positive and finite.
 pub fn minmax_to_u8(values: &[f32], window: Option<Window>) -> Result<Vec<u8>> {
     let bounds = window.map(|w| w.bounds()).transpose()?;
     let clip = |v: f32| -> f64 {

@@ -32,6 +32,11 @@ pub enum VoxelType {
 
 impl VoxelType {
     /// The type for a NIfTI `datatype` code, or an error naming the code.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnsupportedMedia`] naming the code for a `datatype` this crate does not read
+    /// (complex, RGB, 128-bit).
     pub fn from_code(what: &str, code: i16) -> Result<Self> {
         Ok(match code {
             2 => VoxelType::U8,
@@ -106,6 +111,10 @@ impl VoxelType {
 /// checked `count` against the memory budget; the output still grows with the voxels read
 /// (amortised doubling) rather than being reserved from `count`, so a header that claims more
 /// voxels than the stream holds costs at most twice what is there.
+///
+/// # Errors
+///
+/// [`Error::InvalidNifti`] naming `what` when the stream fails or ends before `count` voxels.
 pub fn read_voxels(
     what: &str,
     reader: &mut impl Read,

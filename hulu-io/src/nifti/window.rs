@@ -32,6 +32,10 @@ impl Window {
 
     /// A preset by name (case-insensitive): `lung`, `mediastinum` (or `soft_tissue`,
     /// `soft-tissue`, `soft tissue`), `bone`, `brain`, `abdomen`, `liver`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidRequest`] for an unknown preset name (the message lists the known ones).
     pub fn preset(name: &str) -> Result<Self> {
         let key = name.trim().to_ascii_lowercase().replace(['-', ' '], "_");
         Ok(match key.as_str() {
@@ -51,6 +55,11 @@ impl Window {
     }
 
     /// Lowest and highest value kept; an error when the width is not positive and finite.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidRequest`] when the width is not positive and finite or the centre is not
+    /// finite.
     pub fn bounds(&self) -> Result<(f64, f64)> {
         if !(self.width > 0.0 && self.width.is_finite() && self.center.is_finite()) {
             return Err(Error::InvalidRequest(format!(

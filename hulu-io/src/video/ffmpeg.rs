@@ -18,6 +18,11 @@ fn invalid(what: &str, reason: impl std::fmt::Display) -> Error {
 }
 
 /// Decodes the frames `options` selects from any video FFmpeg can open.
+///
+/// # Errors
+///
+/// [`Error::InvalidVideo`] when FFmpeg's libraries cannot open or decode the file (their
+/// message is kept); [`Error::TooLarge`] over `limits`.
 pub fn load_with_ffmpeg(path: &Path, options: &VideoOptions, limits: &Limits) -> Result<Visual> {
     let what = path.display().to_string();
     let _span = tracing::info_span!("ffmpeg_decode", path = %what).entered();

@@ -61,12 +61,23 @@ pub use sampling::{linspace_indices, pick_frames, Pick, VideoOptions};
 use crate::{Error, Limits, Result, RgbFrame, Visual, VisualKind};
 
 /// Reads a video file and returns the frames `options` selects, with timestamps.
+///
+/// # Errors
+///
+/// As [`load_video_with_limits`].
 pub fn load_video(path: impl AsRef<Path>, options: &VideoOptions) -> Result<Visual> {
     load_video_with_limits(path, options, &Limits::default())
 }
 
 /// [`load_video`] with an explicit memory budget (checked against the file size and the
 /// frames to return before anything is decoded).
+///
+/// # Errors
+///
+/// [`Error::NotRegularFile`] / [`Error::Io`] when the path is not a readable regular file;
+/// [`Error::TooLarge`] when the file or the frames to return exceed `limits`;
+/// [`Error::InvalidVideo`] for a container or stream this crate cannot read (naming the box or
+/// table); [`Error::UnsupportedMedia`] for a codec other than H.264.
 pub fn load_video_with_limits(
     path: impl AsRef<Path>,
     options: &VideoOptions,
@@ -88,6 +99,10 @@ pub fn load_video_with_limits(
 }
 
 /// Decodes a video held in memory; `what` names it in errors.
+///
+/// # Errors
+///
+/// As [`load_video_with_limits`], naming `what`.
 pub fn video_from_bytes(
     what: &str,
     bytes: &[u8],

@@ -25,11 +25,7 @@ impl HuluMed {
     /// that do not match the grids, a device or dtype mismatch).
     pub fn encode_visuals(&self, visuals: &PreprocessedVisuals) -> Result<EncodedVisuals> {
         let _span = tracing::info_span!("vision", inputs = visuals.grids.len()).entered();
-        let (grids, merge_sizes): (Vec<_>, Vec<_>) =
-            visuals.grids.iter().map(|g| (g.grid(), g.merge())).unzip();
-        let vision_features = self
-            .vision
-            .encode(&visuals.pixel_values, &grids, &merge_sizes)?;
+        let vision_features = self.vision.encode(&visuals.pixel_values, &visuals.grids)?;
         let _span = tracing::info_span!("project").entered();
         let mm_features = self.projector.forward(&vision_features)?;
         Ok(EncodedVisuals {

@@ -1,6 +1,6 @@
 //! Stage 2: every visual of a conversation through the image processor.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::HuluMed;
 use crate::prepare::PrepareOptions;
 use hulu_io::{MergedGrid, Visual, VisualKind};
@@ -44,7 +44,7 @@ impl HuluMed {
             })
             .collect();
         let processed = match options.max_visual_tokens {
-            None => self.processor.process(&inputs)?,
+            None => self.processor.process(&inputs),
             Some(budget) => ImageProcessor::with_options(
                 &self.preprocessor,
                 ProcessorOptions {
@@ -52,8 +52,9 @@ impl HuluMed {
                     ..self.processor_options.clone()
                 },
             )?
-            .process(&inputs)?,
-        };
+            .process(&inputs),
+        }
+        .map_err(|e| name_the_input(e, visuals))?;
         let pixel_values = processed
             .to_tensor()?
             .f_to_device(self.device)?
@@ -62,5 +63,22 @@ impl HuluMed {
             pixel_values,
             grids: processed.grids,
         }))
+    }
+}
+
+/// An error about one input names the file it was read from, when it was read from one.
+fn name_the_input(error: hulu_vision::Error, visuals: &[&Visual]) -> Error {
+    let origin = match &error {
+        hulu_vision::Error::InvalidInput { index, .. } => {
+            visuals.get(*index).and_then(|v| v.origin.clone())
+        }
+        _ => None,
+    };
+    match origin {
+        Some(path) => Error::VisualInput {
+            path,
+            source: error,
+        },
+        None => Error::Vision(error),
     }
 }

@@ -13,7 +13,7 @@ pub mod rotary;
 use crate::config::VisionEncoderConfig;
 use crate::nn::{LayerNorm, Linear};
 use crate::{Error, Result};
-use hulu_io::PatchGrid;
+use hulu_io::{MergedGrid, PatchGrid};
 use hulu_nn::VarBuilder;
 use layer::{Activation, EncoderLayer};
 use rotary::VisionRotary;
@@ -24,14 +24,14 @@ const ROPE_THETA: f64 = 10_000.0;
 
 /// Turns preprocessed patches into merged visual tokens.
 pub trait VisionEncoder {
-    /// `pixel_values` `[Σ patches, 3·p·p]` in the processor's order, one grid and merge size
-    /// per input; returns `[Σ merged tokens, hidden_size]` in raster order per frame.
-    fn encode(
-        &self,
-        pixel_values: &Tensor,
-        grids: &[PatchGrid],
-        merge_sizes: &[usize],
-    ) -> Result<Tensor>;
+    /// `pixel_values` `[Σ patches, 3·p·p]` in the processor's order, one grid (with its merge
+    /// size) per input; returns `[Σ merged tokens, hidden_size]` in raster order per frame.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Shape`] when `pixel_values` does not hold the grids' patches of this encoder's
+    /// width; [`Error::Torch`] when libtorch fails (a device or dtype it cannot run).
+    fn encode(&self, pixel_values: &Tensor, grids: &[MergedGrid]) -> Result<Tensor>;
 
     /// Width of the returned features.
     fn hidden_size(&self) -> usize;
@@ -74,11 +74,21 @@ pub struct SiglipNavitEncoder {
 
 impl SiglipNavitEncoder {
     /// Loads from a view at `model.vision_encoder`, for any width, depth and head count.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::load_with_options`].
     pub fn load(config: &VisionEncoderConfig, weights: &VarBuilder) -> Result<Self> {
         Self::load_with_options(config, weights, EncoderOptions::default())
     }
 
     /// [`Self::load`] with explicit execution options.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when the config fails validation (sizes over `config::limits`, heads that
+    /// do not divide the width, an unknown `hidden_act`); [`Error::Weights`] for a missing or
+    /// mis-shaped weight, naming its key.
     pub fn load_with_options(
         config: &VisionEncoderConfig,
         weights: &VarBuilder,
@@ -119,28 +129,11 @@ impl SiglipNavitEncoder {
         })
     }
 
-    fn check_inputs(
-        &self,
-        pixel_values: &Tensor,
-        grids: &[PatchGrid],
-        merge_sizes: &[usize],
-    ) -> Result<()> {
-        if grids.len() != merge_sizes.len() {
-            return Err(Error::Shape(format!(
-                "{} grids but {} merge sizes",
-                grids.len(),
-                merge_sizes.len()
-            )));
+    fn check_inputs(&self, pixel_values: &Tensor, grids: &[MergedGrid]) -> Result<()> {
+        if let Some(i) = grids.iter().position(|g| g.patches() == 0) {
+            return Err(Error::Shape(format!("input {i} has no patches")));
         }
-        for (i, (g, &m)) in grids.iter().zip(merge_sizes).enumerate() {
-            if m == 0 || g.rows % m != 0 || g.cols % m != 0 || g.patches() == 0 {
-                return Err(Error::Shape(format!(
-                    "input {i}: merge size {m} does not divide its {}x{} grid of {} frames",
-                    g.rows, g.cols, g.frames
-                )));
-            }
-        }
-        let total: usize = grids.iter().map(PatchGrid::patches).sum();
+        let total: usize = grids.iter().map(|g| g.patches()).sum();
         let size = pixel_values.size();
         if size != [total as i64, self.patch_dim as i64] {
             return Err(Error::Shape(format!(
@@ -171,18 +164,14 @@ impl SiglipNavitEncoder {
 }
 
 impl VisionEncoder for SiglipNavitEncoder {
-    fn encode(
-        &self,
-        pixel_values: &Tensor,
-        grids: &[PatchGrid],
-        merge_sizes: &[usize],
-    ) -> Result<Tensor> {
+    fn encode(&self, pixel_values: &Tensor, grids: &[MergedGrid]) -> Result<Tensor> {
         let _span = tracing::info_span!("vision_encode", inputs = grids.len()).entered();
-        self.check_inputs(pixel_values, grids, merge_sizes)?;
+        self.check_inputs(pixel_values, grids)?;
         let pixels = pixel_values.f_to_kind(self.kind)?.f_to(self.device)?;
         let mut outputs = Vec::new();
         let mut start = 0i64;
-        for (g, &m) in grids.iter().zip(merge_sizes) {
+        for g in grids {
+            let m = g.merge();
             let per_frame = g.patches_per_frame();
             let (cos, sin) = self.rotary.frame_tables(g.rows, g.cols, m, self.device)?;
             let chunk_frames = (self.options.max_chunk_patches / per_frame).clamp(1, g.frames);
@@ -192,8 +181,10 @@ impl VisionEncoder for SiglipNavitEncoder {
                 let rows = (frames * per_frame) as i64;
                 let patches = pixels.f_narrow(0, start, rows)?;
                 let features = self.encode_frames(&patches, frames, per_frame, &cos, &sin)?;
-                let chunk_grid = PatchGrid { frames, ..*g };
-                outputs.push(hulu_compress::merge_tokens(&features, &[chunk_grid], &[m])?);
+                // Fewer frames of the same plane: the merge size still fits.
+                let chunk_grid = MergedGrid::new(PatchGrid { frames, ..g.grid() }, m)
+                    .map_err(hulu_compress::Error::from)?;
+                outputs.push(hulu_compress::merge_tokens(&features, &[chunk_grid])?);
                 start += rows;
                 done += frames;
             }

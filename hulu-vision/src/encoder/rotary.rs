@@ -15,6 +15,10 @@ pub struct VisionRotary {
 impl VisionRotary {
     /// Frequencies `1 / θ^(2i / (head_dim/2))` for `i < head_dim/4`; `head_dim` must be a
     /// multiple of 4.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when `head_dim` is zero or not a multiple of 4.
     pub fn new(head_dim: usize, theta: f64) -> Result<Self> {
         if head_dim == 0 || head_dim % 4 != 0 {
             return Err(Error::Config(format!(
@@ -31,6 +35,10 @@ impl VisionRotary {
 
     /// `(cos, sin)` for one frame of `rows × cols` patches in merge-block order, each float32
     /// `[rows·cols, head_dim]`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Torch`] when libtorch fails (a device it cannot allocate on).
     pub fn frame_tables(
         &self,
         rows: usize,
@@ -79,6 +87,10 @@ pub fn merge_block_positions(
 
 /// Rotates `x` `[T, S, heads, head_dim]` by the tables `[S, head_dim]`, in float32, returning
 /// `x`'s dtype: `x·cos + rotate_half(x)·sin` with `rotate_half(a, b) = (−b, a)`.
+///
+/// # Errors
+///
+/// [`Error::Torch`] when the shapes do not broadcast as described.
 pub fn apply_rotary(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
     let kind = x.kind();
     let xf = x.f_to_kind(Kind::Float)?;

@@ -101,6 +101,10 @@ impl ProcessedVisuals {
     }
 
     /// `pixel_values` as a float32 CPU tensor of shape `[N, patch_dim]`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Torch`] when libtorch cannot allocate the tensor.
     pub fn to_tensor(&self) -> Result<Tensor> {
         let n = self.num_patches() as i64;
         Ok(Tensor::f_from_slice(&self.pixel_values)?.f_view([n, self.patch_dim as i64])?)
@@ -129,11 +133,20 @@ pub struct ImageProcessor {
 
 impl ImageProcessor {
     /// The processor `preprocessor_config.json` describes, with the reference's behaviour.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::with_options`].
     pub fn new(config: &PreprocessorConfig) -> Result<Self> {
         Self::with_options(config, ProcessorOptions::default())
     }
 
     /// The processor `config` describes, with `options` applied.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for a zero patch size, a resampling filter other than bicubic, or a
+    /// zero in `image_std`.
     pub fn with_options(config: &PreprocessorConfig, options: ProcessorOptions) -> Result<Self> {
         if config.patch_size == 0 {
             return Err(Error::Config("patch_size must be positive".into()));
@@ -228,11 +241,13 @@ impl ImageProcessor {
             );
             let swap =
                 self.options.swap_image_height_width && input.visual.kind == VisualKind::Image;
-            if swap {
-                rule.target_size(w, h)?
+            // A size no rule fits is this input's fault: say which input.
+            let sized = if swap {
+                rule.target_size(w, h)
             } else {
-                rule.target_size(h, w)?
-            }
+                rule.target_size(h, w)
+            };
+            sized.map_err(|e| bad(e.to_string()))?
         } else if h % factor == 0 && w % factor == 0 {
             (h, w)
         } else {
@@ -254,6 +269,12 @@ impl ImageProcessor {
     }
 
     /// Preprocesses every input of one call; all of them share the `max_tokens` budget.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] naming the input's position for no frames, frames of different
+    /// sizes, an empty frame, a zero merge size or a size no resize rule fits; [`Error::TooLarge`]
+    /// when the call's pixel values exceed the limit.
     pub fn process(&self, inputs: &[VisualInput]) -> Result<ProcessedVisuals> {
         let _span = tracing::info_span!("preprocess", inputs = inputs.len()).entered();
         let plans = self.plan(inputs)?;

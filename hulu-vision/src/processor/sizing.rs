@@ -47,6 +47,10 @@ impl SizingRule {
     /// exceeds [`Self::frame_budget`], both sides are scaled by the same `β` and floored to the
     /// factor; else if it is under `min_pixels`, they are scaled up and ceiled. Fails when a side
     /// ends up zero (an aspect ratio too extreme for the budget) or the input is empty.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Sizing`] for an empty frame or when a side of the target rounds to zero.
     pub fn target_size(&self, height: usize, width: usize) -> Result<(usize, usize)> {
         let fail = |reason: &str| Error::Sizing {
             height,
