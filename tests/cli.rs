@@ -167,6 +167,31 @@ fn info_checks_the_checkpoint_layout() {
 }
 
 #[test]
+fn info_reports_the_memory_each_dtype_and_quantization_needs() {
+    let out = hulu(&["info"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success());
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("memory"))
+        .unwrap_or_else(|| panic!("no memory line: {stdout}"));
+    for part in ["f32", "bf16", "int8", "int4"] {
+        assert!(line.contains(part), "{line}");
+    }
+}
+
+#[test]
+fn an_unknown_quantization_is_a_clear_error() {
+    let out = hulu(&["ask", "--quantize", "int3", "--question", "hi"]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("--quantize") && stderr.contains("int3"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn unknown_dtype_is_a_clear_error() {
     let out = hulu(&["ask", "--dtype", "f8", "--question", "hi"]);
     assert!(!out.status.success());

@@ -6,7 +6,7 @@ use crate::config::DecoderConfig;
 use crate::linear::Linear;
 use crate::norm::RmsNorm;
 use crate::rotary;
-use crate::Result;
+use crate::{Quantization, Result};
 use hulu_nn::VarBuilder;
 use tch::Tensor;
 
@@ -60,6 +60,31 @@ impl Attention {
             kv_heads: c.num_key_value_heads as i64,
             head_dim: d as i64,
         })
+    }
+
+    pub(crate) fn quantize(&mut self, q: &Quantization) -> Result<()> {
+        for proj in [
+            &mut self.q_proj,
+            &mut self.k_proj,
+            &mut self.v_proj,
+            &mut self.o_proj,
+        ] {
+            proj.quantize(q)?;
+        }
+        Ok(())
+    }
+
+    /// Bytes of the projections and q/k norms.
+    pub(crate) fn bytes(&self) -> usize {
+        let norms = [&self.q_norm, &self.k_norm]
+            .iter()
+            .filter_map(|n| n.as_ref().map(RmsNorm::bytes))
+            .sum::<usize>();
+        norms
+            + [&self.q_proj, &self.k_proj, &self.v_proj, &self.o_proj]
+                .iter()
+                .map(|p| p.bytes())
+                .sum::<usize>()
     }
 
     /// Projects to `[B, heads, L, d]`, normalising each head first when the family does.

@@ -14,6 +14,37 @@ pub enum DecoderFamily {
     Qwen2,
     /// Qwen3 (Hulu-Med-4B, -14B): per-head q/k RMSNorm, no bias, explicit `head_dim`.
     Qwen3,
+    /// Qwen3-MoE (Hulu-Med-30A3, -235A22): Qwen3 attention, mixture-of-experts MLPs
+    /// ([`MoeConfig`]).
+    Qwen3Moe,
+}
+
+/// The mixture-of-experts fields of a Qwen3-MoE `config.json` (`transformers`'
+/// `Qwen3MoeConfig`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MoeConfig {
+    /// Experts per sparse layer (`num_experts`).
+    pub num_experts: usize,
+    /// Experts each token is routed to (`num_experts_per_tok`, the top-k).
+    pub num_experts_per_tok: usize,
+    /// SwiGLU inner width of one expert (`moe_intermediate_size`).
+    pub moe_intermediate_size: usize,
+    /// Whether the top-k router probabilities are renormalised to sum 1 (`norm_topk_prob`).
+    pub norm_topk_prob: bool,
+    /// Every `decoder_sparse_step`-th layer is sparse (`(layer + 1) % step == 0`).
+    pub decoder_sparse_step: usize,
+    /// Layers that keep a dense MLP of width `intermediate_size` (`mlp_only_layers`).
+    pub mlp_only_layers: Vec<usize>,
+}
+
+impl MoeConfig {
+    /// Whether layer `layer` uses the experts, by `transformers`' `Qwen3MoeDecoderLayer` rule:
+    /// not listed in `mlp_only_layers` and on the `decoder_sparse_step` grid.
+    pub fn is_sparse(&self, layer: usize) -> bool {
+        !self.mlp_only_layers.contains(&layer)
+            && self.num_experts > 0
+            && (layer + 1) % self.decoder_sparse_step.max(1) == 0
+    }
 }
 
 /// Bounds on decoder sizes, far above any published Qwen model (Qwen3-235B-A22B: 94 layers,
@@ -34,6 +65,8 @@ pub mod limits {
     pub const MAX_VOCAB: usize = 1 << 22;
     /// Longest context.
     pub const MAX_POSITIONS: usize = 1 << 24;
+    /// Most experts per layer (Qwen3-235B-A22B has 128, the largest published MoE 384).
+    pub const MAX_EXPERTS: usize = 1024;
 }
 
 /// Hyper-parameters of a Qwen2 / Qwen2.5 / Qwen3 causal decoder, named as in `config.json`.
@@ -65,6 +98,8 @@ pub struct DecoderConfig {
     pub max_position_embeddings: usize,
     /// Whether q/k/v projections carry a bias (Qwen2: yes; Qwen3: `attention_bias`, normally no).
     pub qkv_bias: bool,
+    /// The mixture-of-experts layout (Qwen3-MoE only); `None` for dense decoders.
+    pub moe: Option<MoeConfig>,
 }
 
 impl DecoderConfig {
@@ -85,12 +120,43 @@ impl DecoderConfig {
             tie_word_embeddings: true,
             max_position_embeddings: 32_768,
             qkv_bias: true,
+            moe: None,
+        }
+    }
+
+    /// Qwen3-30B-A3B's ratios scaled down to fit a small machine (hidden 1024, 8 layers, 16
+    /// query / 4 KV heads of 64, 64 experts of width 256, top-8, vocabulary 151936), used by
+    /// the benchmark's dense-versus-MoE comparison. (30B-A3B itself: hidden 2048, 48 layers,
+    /// 128 experts of width 768, top-8.)
+    pub fn qwen3_moe_bench() -> Self {
+        DecoderConfig {
+            family: DecoderFamily::Qwen3Moe,
+            vocab_size: 151_936,
+            hidden_size: 1024,
+            intermediate_size: 3072,
+            num_hidden_layers: 8,
+            num_attention_heads: 16,
+            num_key_value_heads: 4,
+            head_dim: 64,
+            rope_theta: 1_000_000.0,
+            rms_norm_eps: 1e-6,
+            tie_word_embeddings: false,
+            max_position_embeddings: 32_768,
+            qkv_bias: false,
+            moe: Some(MoeConfig {
+                num_experts: 64,
+                num_experts_per_tok: 8,
+                moe_intermediate_size: 256,
+                norm_topk_prob: true,
+                decoder_sparse_step: 1,
+                mlp_only_layers: Vec::new(),
+            }),
         }
     }
 
     /// Whether q and k get a per-head RMSNorm before the rotation (Qwen3).
     pub fn qk_norm(&self) -> bool {
-        self.family == DecoderFamily::Qwen3
+        matches!(self.family, DecoderFamily::Qwen3 | DecoderFamily::Qwen3Moe)
     }
 
     /// Query heads sharing one key/value head.
@@ -128,6 +194,20 @@ impl DecoderConfig {
                 )));
             }
         }
+        if (self.family == DecoderFamily::Qwen3Moe) != self.moe.is_some() {
+            return Err(Error::config(format!(
+                "the {:?} family {} mixture-of-experts fields",
+                self.family,
+                if self.moe.is_some() {
+                    "takes no"
+                } else {
+                    "needs"
+                }
+            )));
+        }
+        if let Some(moe) = &self.moe {
+            moe.validate(self.num_hidden_layers)?;
+        }
         if self.num_attention_heads % self.num_key_value_heads != 0 {
             return Err(Error::config(format!(
                 "num_key_value_heads {} does not divide num_attention_heads {}",
@@ -155,7 +235,7 @@ impl DecoderConfig {
         Ok(())
     }
 
-    /// Number of parameters the decoder holds (the tied `lm_head` counted once).
+    /// Number of parameters the decoder holds (the tied `lm_head` counted once; every expert).
     pub fn parameter_count(&self) -> usize {
         let (h, i, v) = (self.hidden_size, self.intermediate_size, self.vocab_size);
         let (q, kv) = (
@@ -169,8 +249,53 @@ impl DecoderConfig {
         if self.qk_norm() {
             attn += 2 * self.head_dim;
         }
-        let layer = attn + 3 * h * i + 2 * h;
+        let mlps: usize = (0..self.num_hidden_layers)
+            .map(|layer| match &self.moe {
+                // The router (`h × experts`) and every expert's three projections.
+                Some(moe) if moe.is_sparse(layer) => {
+                    moe.num_experts * (h + 3 * h * moe.moe_intermediate_size)
+                }
+                _ => 3 * h * i,
+            })
+            .sum();
+        let layer = attn + 2 * h;
         let head = if self.tie_word_embeddings { 0 } else { v * h };
-        v * h + self.num_hidden_layers * layer + h + head
+        v * h + self.num_hidden_layers * layer + mlps + h + head
+    }
+}
+
+impl MoeConfig {
+    /// Checks the expert counts against [`limits::MAX_EXPERTS`] and the layer count.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] naming the field.
+    pub fn validate(&self, layers: usize) -> Result<()> {
+        use limits::*;
+        for (name, value, max) in [
+            ("num_experts", self.num_experts, MAX_EXPERTS),
+            (
+                "num_experts_per_tok",
+                self.num_experts_per_tok,
+                self.num_experts,
+            ),
+            (
+                "moe_intermediate_size",
+                self.moe_intermediate_size,
+                MAX_INTERMEDIATE,
+            ),
+            ("decoder_sparse_step", self.decoder_sparse_step, MAX_LAYERS),
+        ] {
+            if value == 0 || value > max {
+                return Err(Error::config(format!(
+                    "{name} = {value} must be between 1 and {max}"
+                )));
+            }
+        }
+        if let Some(&bad) = self.mlp_only_layers.iter().find(|&&l| l >= layers) {
+            return Err(Error::config(format!(
+                "mlp_only_layers names layer {bad}, but there are {layers}"
+            )));
+        }
+        Ok(())
     }
 }

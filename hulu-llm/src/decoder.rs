@@ -1,5 +1,5 @@
-//! The causal-decoder trait and its two implementations, [`Qwen2Decoder`] (Qwen2 / Qwen2.5) and
-//! [`Qwen3Decoder`].
+//! The causal-decoder trait and its implementations, [`Qwen2Decoder`] (Qwen2 / Qwen2.5),
+//! [`Qwen3Decoder`] and [`Qwen3MoeDecoder`].
 
 use crate::cache::KvCache;
 use crate::config::DecoderConfig;
@@ -56,6 +56,20 @@ pub trait CausalDecoder: Send {
         cache: Option<&mut KvCache>,
         logits: LogitsFor,
     ) -> Result<DecoderOutput>;
+
+    /// Quantizes the decoder's linear layers in place (attention and MLP projections, experts
+    /// included; embeddings, norms, the MoE router and `lm_head` stay in the compute dtype).
+    /// The layers are quantized from the dense weights already loaded, so peak memory is the
+    /// dense model's; [`crate::quantize_checkpoint`] converts a checkpoint tensor by tensor
+    /// instead, once.
+    ///
+    /// # Errors
+    /// [`Error::InvalidRequest`] for an int4 group size no kernel takes, [`Error::Torch`] when
+    /// a kernel refuses the weights.
+    fn quantize(&mut self, q: &crate::Quantization) -> Result<()>;
+
+    /// Bytes the weights hold in memory (quantized ones as stored, scales included).
+    fn weight_bytes(&self) -> usize;
 
     /// A cache for `batch` sequences of up to `capacity` columns, in the decoder's dtype.
     ///
@@ -243,6 +257,12 @@ macro_rules! decoder_impl {
             fn embed(&self, ids: &Tensor) -> Result<Tensor> {
                 self.stack.embed(ids)
             }
+            fn quantize(&mut self, q: &crate::Quantization) -> Result<()> {
+                self.stack.quantize(q)
+            }
+            fn weight_bytes(&self) -> usize {
+                self.stack.weight_bytes()
+            }
             fn logits(&self, hidden: &Tensor) -> Result<Tensor> {
                 self.stack.logits(hidden)
             }
@@ -269,6 +289,14 @@ decoder_impl!(
     DecoderFamily::Qwen3,
     "The Qwen3 decoder (Hulu-Med-4B, -14B): no projection bias, per-head RMSNorm on q and k \
      before the rotation, and a `head_dim` that may differ from `hidden / heads`."
+);
+
+decoder_impl!(
+    Qwen3MoeDecoder,
+    DecoderFamily::Qwen3Moe,
+    "The Qwen3-MoE decoder (Hulu-Med-30A3, -235A22): Qwen3 attention, and MLPs that route each \
+     token to its top-k experts (dense SwiGLU on `mlp_only_layers` and off the \
+     `decoder_sparse_step` grid)."
 );
 
 /// The decoder `config.family` names, built from `vb` through the family registry.

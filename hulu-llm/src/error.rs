@@ -15,6 +15,16 @@ pub enum Error {
     #[error(transparent)]
     Io(#[from] hulu_io::Error),
 
+    /// Writing a file (a quantized checkpoint) failed.
+    #[error("cannot write {path}")]
+    Write {
+        /// The file or directory.
+        path: std::path::PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+
     /// libtorch reported an error (for example an allocation that failed on the device).
     #[error(transparent)]
     Torch(#[from] tch::TchError),

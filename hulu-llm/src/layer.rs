@@ -1,24 +1,44 @@
-//! One pre-norm decoder block: `x + attn(norm(x))`, then `x + mlp(norm(x))`.
+//! One pre-norm decoder block: `x + attn(norm(x))`, then `x + mlp(norm(x))`, where the MLP is
+//! dense SwiGLU or (Qwen3-MoE's sparse layers) a mixture of experts.
 
 use crate::attention::{Attention, StepContext};
 use crate::cache::KvCache;
 use crate::config::DecoderConfig;
 use crate::mlp::Mlp;
+use crate::moe::SparseMoe;
 use crate::norm::RmsNorm;
-use crate::Result;
+use crate::{Quantization, Result};
 use hulu_nn::VarBuilder;
 use tch::Tensor;
+
+/// The feed-forward half of a block.
+#[derive(Debug)]
+enum FeedForward {
+    Dense(Mlp),
+    Sparse(SparseMoe),
+}
 
 #[derive(Debug)]
 pub(crate) struct DecoderLayer {
     input_layernorm: RmsNorm,
     self_attn: Attention,
     post_attention_layernorm: RmsNorm,
-    mlp: Mlp,
+    mlp: FeedForward,
 }
 
 impl DecoderLayer {
-    pub(crate) fn load(scope: &VarBuilder, c: &DecoderConfig) -> Result<Self> {
+    /// Layer `index` of a decoder of config `c`.
+    pub(crate) fn load(scope: &VarBuilder, c: &DecoderConfig, index: usize) -> Result<Self> {
+        let mlp = match &c.moe {
+            Some(moe) if moe.is_sparse(index) => {
+                FeedForward::Sparse(SparseMoe::load(&scope.pp("mlp"), c.hidden_size, moe)?)
+            }
+            _ => FeedForward::Dense(Mlp::load(
+                &scope.pp("mlp"),
+                c.hidden_size,
+                c.intermediate_size,
+            )?),
+        };
         Ok(DecoderLayer {
             input_layernorm: RmsNorm::load(
                 &scope.pp("input_layernorm"),
@@ -31,8 +51,29 @@ impl DecoderLayer {
                 c.hidden_size,
                 c.rms_norm_eps,
             )?,
-            mlp: Mlp::load(&scope.pp("mlp"), c.hidden_size, c.intermediate_size)?,
+            mlp,
         })
+    }
+
+    /// Quantizes the attention and MLP projections (experts included; norms and the router
+    /// stay dense).
+    pub(crate) fn quantize(&mut self, q: &Quantization) -> Result<()> {
+        self.self_attn.quantize(q)?;
+        match &mut self.mlp {
+            FeedForward::Dense(mlp) => mlp.quantize(q),
+            FeedForward::Sparse(moe) => moe.quantize(q),
+        }
+    }
+
+    /// Bytes of the layer's weights.
+    pub(crate) fn bytes(&self) -> usize {
+        self.input_layernorm.bytes()
+            + self.post_attention_layernorm.bytes()
+            + self.self_attn.bytes()
+            + match &self.mlp {
+                FeedForward::Dense(mlp) => mlp.bytes(),
+                FeedForward::Sparse(moe) => moe.bytes(),
+            }
     }
 
     pub(crate) fn forward(
@@ -45,9 +86,11 @@ impl DecoderLayer {
             .self_attn
             .forward(&self.input_layernorm.forward(x)?, ctx, cache)?;
         let x = x.f_add(&attn)?;
-        let mlp = self
-            .mlp
-            .forward(&self.post_attention_layernorm.forward(&x)?)?;
+        let normed = self.post_attention_layernorm.forward(&x)?;
+        let mlp = match &self.mlp {
+            FeedForward::Dense(mlp) => mlp.forward(&normed)?,
+            FeedForward::Sparse(moe) => moe.forward(&normed)?,
+        };
         Ok(x.f_add(&mlp)?)
     }
 }

@@ -34,18 +34,27 @@ mod decoder;
 mod error;
 mod layer;
 mod linear;
+mod memory;
 mod mlp;
+mod moe;
 mod norm;
+mod quant;
+mod quant_checkpoint;
 mod rotary;
 mod stack;
 
 pub mod families;
 
 pub use cache::{BatchCache, CacheMemory, KvCache};
-pub use config::{limits, DecoderConfig, DecoderFamily};
+pub use config::{limits, DecoderConfig, DecoderFamily, MoeConfig};
 pub use decoder::{
     load_decoder, load_decoder_from_dir, CausalDecoder, Qwen2Decoder, Qwen3Decoder,
-    PREFILL_CHUNK_TOKENS,
+    Qwen3MoeDecoder, PREFILL_CHUNK_TOKENS,
 };
 pub use error::{Error, Result};
+pub use memory::weight_bytes;
+pub use quant::{Quantization, DEFAULT_INT4_GROUP, INT4_GROUPS};
+pub use quant_checkpoint::{
+    is_quantized_key, quantize_checkpoint, QuantizedCheckpoint, QUANTIZATION_FILE, SHARD_BYTES,
+};
 pub use stack::{DecoderOutput, LogitsFor};

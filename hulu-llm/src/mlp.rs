@@ -1,7 +1,7 @@
 //! The SwiGLU feed-forward block: `down(silu(gate(x)) * up(x))`.
 
 use crate::linear::Linear;
-use crate::Result;
+use crate::{Quantization, Result};
 use hulu_nn::VarBuilder;
 use tch::Tensor;
 
@@ -19,6 +19,20 @@ impl Mlp {
             up_proj: Linear::load(&scope.pp("up_proj"), hidden, inner, false)?,
             down_proj: Linear::load(&scope.pp("down_proj"), inner, hidden, false)?,
         })
+    }
+
+    pub(crate) fn quantize(&mut self, q: &Quantization) -> Result<()> {
+        for proj in [&mut self.gate_proj, &mut self.up_proj, &mut self.down_proj] {
+            proj.quantize(q)?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn bytes(&self) -> usize {
+        [&self.gate_proj, &self.up_proj, &self.down_proj]
+            .iter()
+            .map(|p| p.bytes())
+            .sum()
     }
 
     pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor> {

@@ -19,6 +19,10 @@ impl RmsNorm {
         })
     }
 
+    pub(crate) fn bytes(&self) -> usize {
+        self.weight.numel() * self.weight.kind().elt_size_in_bytes()
+    }
+
     pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let kind = x.kind();
         let x32 = x.f_to_kind(Kind::Float)?;

@@ -55,7 +55,7 @@ impl Stack {
         let (v, h) = (config.vocab_size as i64, config.hidden_size as i64);
         let embed_tokens = model.pp("embed_tokens").get("weight", &[v, h])?;
         let layers = (0..config.num_hidden_layers)
-            .map(|i| DecoderLayer::load(&model.pp("layers").pp(i), config))
+            .map(|i| DecoderLayer::load(&model.pp("layers").pp(i), config, i))
             .collect::<Result<Vec<_>>>()?;
         let norm = RmsNorm::load(&model.pp("norm"), config.hidden_size, config.rms_norm_eps)?;
         let lm_head = if config.tie_word_embeddings {
@@ -84,6 +84,25 @@ impl Stack {
             kind: root.kind(),
             device: root.device(),
         })
+    }
+
+    /// Quantizes every layer's projections; embeddings, norms and `lm_head` stay dense.
+    pub(crate) fn quantize(&mut self, q: &crate::Quantization) -> Result<()> {
+        q.validate()?;
+        let _span = tracing::info_span!("decoder_quantize", scheme = %q).entered();
+        for layer in &mut self.layers {
+            layer.quantize(q)?;
+        }
+        Ok(())
+    }
+
+    /// Bytes the weights hold in memory.
+    pub(crate) fn weight_bytes(&self) -> usize {
+        let embed = self.embed_tokens.numel() * self.embed_tokens.kind().elt_size_in_bytes();
+        embed
+            + self.norm.bytes()
+            + self.layers.iter().map(DecoderLayer::bytes).sum::<usize>()
+            + self.lm_head.as_ref().map_or(0, Linear::bytes)
     }
 
     pub(crate) fn config(&self) -> &DecoderConfig {
@@ -138,9 +157,10 @@ impl Stack {
 
     /// The lm_head weight (the embedding matrix when tied), for callers sizing memory.
     pub(crate) fn lm_head_weight(&self) -> &Tensor {
-        self.lm_head
-            .as_ref()
-            .map_or(&self.embed_tokens, Linear::weight)
+        match &self.lm_head {
+            Some(head) => head.weight().expect("lm_head is never quantized"),
+            None => &self.embed_tokens,
+        }
     }
 
     /// One forward pass over `embeds` (`[B, L, hidden]`), optionally left-padded by `pads`

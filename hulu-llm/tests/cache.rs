@@ -251,6 +251,7 @@ fn short_range_decoder(max_positions: usize) -> Qwen3Decoder {
         tie_word_embeddings: true,
         max_position_embeddings: max_positions,
         qkv_bias: false,
+        moe: None,
     };
     Qwen3Decoder::load(&config, &VarBuilder::random(7, Kind::Float, device())).unwrap()
 }

@@ -29,6 +29,7 @@ fn tiny(family: DecoderFamily, kv_heads: usize) -> DecoderConfig {
         tie_word_embeddings: family == DecoderFamily::Qwen3,
         max_position_embeddings: 64,
         qkv_bias: family == DecoderFamily::Qwen2,
+        moe: None,
     }
 }
 

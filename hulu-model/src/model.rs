@@ -146,6 +146,7 @@ pub struct HuluMedBuilder {
     weights: Option<VarBuilder>,
     processor_options: ProcessorOptions,
     encoder_options: EncoderOptions,
+    quantization: Option<hulu_llm::Quantization>,
 }
 
 impl HuluMedBuilder {
@@ -162,7 +163,17 @@ impl HuluMedBuilder {
             weights: None,
             processor_options: ProcessorOptions::default(),
             encoder_options: EncoderOptions::default(),
+            quantization: None,
         }
+    }
+
+    /// Weight-only quantization of the decoder's linear layers after loading (int8 per
+    /// channel or int4 per group; embeddings, norms and `lm_head` stay in the compute dtype;
+    /// see [`hulu_llm::Quantization`]). `None` (the default) keeps every weight dense. A
+    /// checkpoint written by [`hulu_llm::quantize_checkpoint`] loads quantized without this.
+    pub fn quantization(mut self, quantization: Option<hulu_llm::Quantization>) -> Self {
+        self.quantization = quantization;
+        self
     }
 
     /// Loads the components not supplied from `weights` (its own dtype and device) instead of
@@ -274,7 +285,7 @@ impl HuluMedBuilder {
             &processor,
             config.hidden_size(),
         )?;
-        let decoder = match self.decoder {
+        let mut decoder = match self.decoder {
             Some(d) => d,
             None => {
                 let w = weights.as_ref().expect("weights chosen above");
@@ -282,6 +293,9 @@ impl HuluMedBuilder {
                 hulu_llm::load_decoder(&config.decoder, w)?
             }
         };
+        if let Some(q) = &self.quantization {
+            decoder.quantize(q)?;
+        }
         if let Some(w) = &weights {
             let unused = w.unused();
             if !unused.is_empty() {

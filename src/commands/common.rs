@@ -4,7 +4,9 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use hulu_io::dicom::{MixedOrientation, SeriesChoice};
 use hulu_io::nifti::{SliceAxis, Window};
-use hulu_model::{GenerateOptions, HuluMed, Item, LoadOptions, PrepareOptions, Turn, VisualSource};
+use hulu_model::{
+    GenerateOptions, HuluMed, HuluMedBuilder, Item, LoadOptions, PrepareOptions, Turn, VisualSource,
+};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tch::{Device, Kind};
@@ -22,6 +24,11 @@ pub struct ModelArgs {
     /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// Weight-only quantization of the decoder's linear layers at load: int8 (per channel),
+    /// int4 (groups of 128 input columns) or int4:G (G = 32, 64, 128 or 256). Embeddings,
+    /// norms and lm_head stay in --dtype.
+    #[arg(long, value_name = "int8|int4|int4:G")]
+    pub quantize: Option<String>,
 }
 
 impl ModelArgs {
@@ -47,13 +54,25 @@ impl ModelArgs {
         })
     }
 
+    /// The quantization asked for, if any.
+    pub fn quantization(&self) -> Result<Option<hulu_llm::Quantization>> {
+        self.quantize
+            .as_deref()
+            .map(|q| hulu_llm::Quantization::parse(q).context("--quantize"))
+            .transpose()
+    }
+
     /// Loads the model, showing a spinner on a terminal; returns it with the load time.
     pub fn load(&self) -> Result<(HuluMed, Duration)> {
         let spinner = indicatif::ProgressBar::new_spinner();
         spinner.set_message(format!("loading {}", self.model.display()));
         spinner.enable_steady_tick(Duration::from_millis(100));
         let start = Instant::now();
-        let model = HuluMed::from_pretrained(&self.model, self.device()?, self.kind()?)
+        let model = HuluMedBuilder::new(&self.model)
+            .device(self.device()?)
+            .kind(self.kind()?)
+            .quantization(self.quantization()?)
+            .build()
             .with_context(|| format!("loading {}", self.model.display()))?;
         let took = start.elapsed();
         spinner.finish_and_clear();

@@ -2,8 +2,26 @@
 
 use anyhow::Result;
 use hulu_io::Checkpoint;
+use hulu_llm::Quantization;
 use hulu_model::{expected_layout, HuluConfig};
 use std::path::Path;
+
+/// Prints the bytes the weights need in each dtype and quantization, from the headers alone.
+fn print_memory(ckpt: &Checkpoint) {
+    let gib = |bytes: usize| bytes as f64 / (1u64 << 30) as f64;
+    let dense = |elt| hulu_llm::weight_bytes(ckpt, elt, None);
+    let int8 = Some(Quantization::Int8);
+    let int4 = Some(Quantization::int4());
+    println!(
+        "memory      f32 {:.3} GiB, bf16/f16 {:.3} GiB; decoder projections quantized \
+         (rest bf16): int8 {:.3} GiB, int4 (group {}) {:.3} GiB",
+        gib(dense(4)),
+        gib(dense(2)),
+        gib(hulu_llm::weight_bytes(ckpt, 2, int8)),
+        hulu_llm::DEFAULT_INT4_GROUP,
+        gib(hulu_llm::weight_bytes(ckpt, 2, int4)),
+    );
+}
 
 /// Prints the config, the parameter count and the layout check of the checkpoint in `dir`.
 pub fn run(dir: &Path) -> Result<()> {
@@ -43,6 +61,7 @@ pub fn run(dir: &Path) -> Result<()> {
         ckpt.shard_paths().len(),
         ckpt.parameter_count()
     );
+    print_memory(&ckpt);
     let report = ckpt.check_layout(&expected_layout(&config)?);
     if report.is_clean() {
         println!("layout      every tensor present with the shape the config implies");

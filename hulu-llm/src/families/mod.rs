@@ -9,6 +9,7 @@
 mod qwen;
 pub mod qwen2;
 pub mod qwen3;
+pub mod qwen3_moe;
 
 use crate::decoder::CausalDecoder;
 use crate::{DecoderConfig, DecoderFamily, Error, Result};
@@ -31,7 +32,7 @@ pub struct Family {
 }
 
 /// Every family hulu can run, most specific first (detection stops at the first match).
-pub static FAMILIES: &[&Family] = &[&qwen3::FAMILY, &qwen2::FAMILY];
+pub static FAMILIES: &[&Family] = &[&qwen3_moe::FAMILY, &qwen3::FAMILY, &qwen2::FAMILY];
 
 /// The family `config` (the whole `config.json`) selects.
 ///

@@ -50,6 +50,16 @@ impl QwenFields {
         family: DecoderFamily,
         qkv_bias: bool,
     ) -> Result<DecoderConfig> {
+        self.into_config_with(family, qkv_bias, None)
+    }
+
+    /// As [`QwenFields::into_config`], with the mixture-of-experts layout of a sparse family.
+    pub(crate) fn into_config_with(
+        self,
+        family: DecoderFamily,
+        qkv_bias: bool,
+        moe: Option<crate::MoeConfig>,
+    ) -> Result<DecoderConfig> {
         if self.rope_scaling.as_ref().is_some_and(|s| !s.is_null()) {
             return Err(Error::config("rope_scaling is not supported"));
         }
@@ -80,6 +90,7 @@ impl QwenFields {
             tie_word_embeddings: self.tie_word_embeddings,
             max_position_embeddings: self.max_position_embeddings,
             qkv_bias,
+            moe,
         };
         config.validate()?;
         Ok(config)

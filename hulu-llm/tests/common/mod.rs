@@ -29,8 +29,12 @@ pub fn eos_ids(model_dir: &Path) -> Vec<i64> {
     ids
 }
 
-/// The `eos_token_id` (one id or a list) of a JSON config file.
+/// The `eos_token_id` (one id or a list) of a JSON config file; none when the file is absent
+/// (the plain decoders of `decoders/` have no `generation_config.json`).
 fn eos_from(path: &Path) -> Vec<i64> {
+    if !path.is_file() {
+        return Vec::new();
+    }
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).expect("config")).expect("json");
     match &json["eos_token_id"] {
