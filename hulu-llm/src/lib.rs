@@ -34,6 +34,7 @@ mod decoder;
 mod error;
 mod layer;
 mod linear;
+mod lora;
 mod mlp;
 mod norm;
 mod rotary;
@@ -48,4 +49,5 @@ pub use decoder::{
     PREFILL_CHUNK_TOKENS,
 };
 pub use error::{Error, Result};
-pub use stack::{DecoderOutput, LogitsFor};
+pub use lora::LoraAdapter;
+pub use stack::{DecoderOutput, LayerPass, LogitsFor};

@@ -9,6 +9,8 @@ use tch::{Device, Kind, Tensor};
 pub(crate) struct Linear {
     weight: Tensor,
     bias: Option<Tensor>,
+    /// A LoRA update added to the output (training, or an unmerged adapter).
+    adapter: Option<crate::LoraAdapter>,
 }
 
 impl Linear {
@@ -24,18 +26,37 @@ impl Linear {
         } else {
             None
         };
-        Ok(Linear { weight, bias })
+        Ok(Linear {
+            weight,
+            bias,
+            adapter: None,
+        })
     }
 
     pub(crate) fn from_weight(weight: Tensor) -> Self {
-        Linear { weight, bias: None }
+        Linear {
+            weight,
+            bias: None,
+            adapter: None,
+        }
     }
 
     pub(crate) fn weight(&self) -> &Tensor {
         &self.weight
     }
 
+    /// Attaches (or with `None` removes) a LoRA adapter, returning the previous one.
+    pub(crate) fn set_adapter(
+        &mut self,
+        adapter: Option<crate::LoraAdapter>,
+    ) -> Option<crate::LoraAdapter> {
+        std::mem::replace(&mut self.adapter, adapter)
+    }
+
     pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if let Some(adapter) = &self.adapter {
+            return adapter.add_to(x, x.f_linear(&self.weight, self.bias.as_ref())?);
+        }
         let input = self.weight.size()[1];
         if self.weight.kind() == Kind::BFloat16
             && self.weight.device() == Device::Cpu
@@ -68,6 +89,7 @@ mod tests {
         let layer = Linear {
             weight: weight.shallow_clone(),
             bias: Some(bias.shallow_clone()),
+            adapter: None,
         };
         for shape in [vec![1i64, 1, 32], vec![1, 32], vec![3, 32]] {
             let x = Tensor::randn(shape.as_slice(), opts).to_kind(Kind::BFloat16);
