@@ -87,6 +87,16 @@ impl Attention {
                 .sum::<usize>()
     }
 
+    /// The projections by their key under `self_attn` (adapters attach here).
+    pub(crate) fn linears_mut(&mut self) -> [(&'static str, &mut Linear); 4] {
+        [
+            ("q_proj", &mut self.q_proj),
+            ("k_proj", &mut self.k_proj),
+            ("v_proj", &mut self.v_proj),
+            ("o_proj", &mut self.o_proj),
+        ]
+    }
+
     /// Projects to `[B, heads, L, d]`, normalising each head first when the family does.
     fn heads(
         proj: &Linear,

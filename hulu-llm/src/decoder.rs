@@ -4,7 +4,8 @@
 use crate::cache::KvCache;
 use crate::config::DecoderConfig;
 use crate::config::DecoderFamily;
-use crate::stack::{DecoderOutput, LogitsFor, Stack};
+use crate::lora::LoraAdapter;
+use crate::stack::{DecoderOutput, LayerPass, LogitsFor, Stack};
 use crate::{Error, Result};
 use hulu_nn::VarBuilder;
 use tch::{Device, Kind, Tensor};
@@ -70,6 +71,40 @@ pub trait CausalDecoder: Send {
 
     /// Bytes the weights hold in memory (quantized ones as stored, scales included).
     fn weight_bytes(&self) -> usize;
+
+    /// Checkpoint key prefixes of the linear projections adapters can attach to
+    /// (`model.layers.<i>.self_attn.q_proj`, …); empty for decoders that take none.
+    fn linear_names(&mut self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Attaches `adapter` to the projection `name` (one of [`Self::linear_names`]), or removes
+    /// it with `None`; returns the adapter it replaces.
+    ///
+    /// # Errors
+    /// [`Error::InvalidRequest`] for a name that is not a projection of this decoder, or an
+    /// adapter whose widths do not fit it.
+    fn set_adapter(
+        &mut self,
+        name: &str,
+        adapter: Option<LoraAdapter>,
+    ) -> Result<Option<LoraAdapter>> {
+        let _ = adapter;
+        Err(Error::request(format!(
+            "this decoder takes no adapters (asked for {name:?})"
+        )))
+    }
+
+    /// One pass over `embeds` (`[B, L, hidden]`, causal, no padding or cache) split at the
+    /// layers, for gradient checkpointing.
+    ///
+    /// # Errors
+    /// [`Error::InvalidRequest`] for decoders that cannot be split; [`Error::BadInput`] for
+    /// embeddings of the wrong shape.
+    fn layer_pass<'a>(&'a self, embeds: &Tensor) -> Result<Box<dyn LayerPass + 'a>> {
+        let _ = embeds;
+        Err(Error::request("this decoder cannot run layer by layer"))
+    }
 
     /// A cache for `batch` sequences of up to `capacity` columns, in the decoder's dtype.
     ///
@@ -274,6 +309,46 @@ macro_rules! decoder_impl {
                 logits: LogitsFor,
             ) -> Result<DecoderOutput> {
                 self.stack.forward(embeds, pads, cache, logits)
+            }
+            fn linear_names(&mut self) -> Vec<String> {
+                self.stack
+                    .linears_mut()
+                    .into_iter()
+                    .map(|(n, _)| n)
+                    .collect()
+            }
+            fn set_adapter(
+                &mut self,
+                name: &str,
+                adapter: Option<LoraAdapter>,
+            ) -> Result<Option<LoraAdapter>> {
+                let linear = self
+                    .stack
+                    .linears_mut()
+                    .into_iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, l)| l)
+                    .ok_or_else(|| Error::request(format!("no projection named {name:?}")))?;
+                if let Some(a) = &adapter {
+                    let size = linear
+                        .weight()
+                        .ok_or_else(|| {
+                            Error::request(format!(
+                                "{name} is quantized: adapters need dense weights"
+                            ))
+                        })?
+                        .size();
+                    if a.widths() != (size[1], size[0]) {
+                        return Err(Error::request(format!(
+                            "adapter of widths {:?} does not fit {name} ({size:?})",
+                            a.widths()
+                        )));
+                    }
+                }
+                Ok(linear.set_adapter(adapter))
+            }
+            fn layer_pass<'a>(&'a self, embeds: &Tensor) -> Result<Box<dyn LayerPass + 'a>> {
+                Ok(Box::new(self.stack.pass(embeds)?))
             }
         }
     };

@@ -34,6 +34,7 @@ mod decoder;
 mod error;
 mod layer;
 mod linear;
+mod lora;
 mod memory;
 mod mlp;
 mod moe;
@@ -52,9 +53,10 @@ pub use decoder::{
     Qwen3MoeDecoder, PREFILL_CHUNK_TOKENS,
 };
 pub use error::{Error, Result};
+pub use lora::LoraAdapter;
 pub use memory::weight_bytes;
 pub use quant::{Quantization, DEFAULT_INT4_GROUP, INT4_GROUPS};
 pub use quant_checkpoint::{
     is_quantized_key, quantize_checkpoint, QuantizedCheckpoint, QUANTIZATION_FILE, SHARD_BYTES,
 };
-pub use stack::{DecoderOutput, LogitsFor};
+pub use stack::{DecoderOutput, LayerPass, LogitsFor};

@@ -25,6 +25,8 @@ pub(crate) enum Weight {
 pub(crate) struct Linear {
     weight: Weight,
     bias: Option<Tensor>,
+    /// A LoRA update added to the output (training, or an unmerged adapter).
+    adapter: Option<crate::LoraAdapter>,
 }
 
 impl Linear {
@@ -40,13 +42,18 @@ impl Linear {
         } else {
             None
         };
-        Ok(Linear { weight, bias })
+        Ok(Linear {
+            weight,
+            bias,
+            adapter: None,
+        })
     }
 
     pub(crate) fn from_weight(weight: Tensor) -> Self {
         Linear {
             weight: Weight::Dense(weight),
             bias: None,
+            adapter: None,
         }
     }
 
@@ -93,7 +100,24 @@ impl Linear {
         Ok(())
     }
 
+    /// Attaches (or with `None` removes) a LoRA adapter, returning the previous one.
+    pub(crate) fn set_adapter(
+        &mut self,
+        adapter: Option<crate::LoraAdapter>,
+    ) -> Option<crate::LoraAdapter> {
+        std::mem::replace(&mut self.adapter, adapter)
+    }
+
     pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let out = self.forward_base(x)?;
+        match &self.adapter {
+            Some(adapter) => adapter.add_to(x, out),
+            None => Ok(out),
+        }
+    }
+
+    /// `x Wᵀ + b` without the adapter.
+    fn forward_base(&self, x: &Tensor) -> Result<Tensor> {
         let weight = match &self.weight {
             Weight::Dense(w) => w,
             Weight::Int8(q) => {
@@ -204,6 +228,7 @@ mod tests {
         let layer = Linear {
             weight: Weight::Dense(weight.shallow_clone()),
             bias: Some(bias.shallow_clone()),
+            adapter: None,
         };
         for shape in [vec![1i64, 1, 32], vec![1, 32], vec![3, 32]] {
             let x = Tensor::randn(shape.as_slice(), opts).to_kind(Kind::BFloat16);

@@ -35,6 +35,15 @@ impl Mlp {
             .sum()
     }
 
+    /// The projections by their key under `mlp` (adapters attach here).
+    pub(crate) fn linears_mut(&mut self) -> [(&'static str, &mut Linear); 3] {
+        [
+            ("gate_proj", &mut self.gate_proj),
+            ("up_proj", &mut self.up_proj),
+            ("down_proj", &mut self.down_proj),
+        ]
+    }
+
     pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let gate = self.gate_proj.forward(x)?.f_silu()?;
         let up = self.up_proj.forward(x)?;

@@ -163,6 +163,42 @@ impl Stack {
         }
     }
 
+    /// Every decoder layer's linear projections by checkpoint key prefix
+    /// (`model.layers.0.self_attn.q_proj`, ...); `lm_head` is not among them.
+    pub(crate) fn linears_mut(&mut self) -> Vec<(String, &mut Linear)> {
+        self.layers
+            .iter_mut()
+            .enumerate()
+            .flat_map(|(i, layer)| {
+                layer
+                    .linears_mut()
+                    .into_iter()
+                    .map(move |(n, l)| (format!("model.layers.{i}.{n}"), l))
+            })
+            .collect()
+    }
+
+    /// A pass over `embeds` (`[B, L, hidden]`, no padding, no cache) split at the layers.
+    pub(crate) fn pass(&self, embeds: &Tensor) -> Result<StackPass<'_>> {
+        let size = embeds.size();
+        if size.len() != 3 || size[1] == 0 || size[2] != self.config.hidden_size as i64 {
+            return Err(Error::BadInput {
+                what: "input embeddings",
+                expected: format!("[batch, len, {}]", self.config.hidden_size),
+                actual: size,
+                kind: embeds.kind(),
+            });
+        }
+        let (b, l) = (size[0] as usize, size[1] as usize);
+        let ctx = self.context(&vec![0; b], 0, l, l)?;
+        let input = embeds.f_to_device(self.device)?.f_to_kind(self.kind)?;
+        Ok(StackPass {
+            stack: self,
+            ctx,
+            input,
+        })
+    }
+
     /// One forward pass over `embeds` (`[B, L, hidden]`), optionally left-padded by `pads`
     /// (first chunk only) and optionally appending to `cache`.
     pub(crate) fn forward(
@@ -277,5 +313,56 @@ impl Stack {
             mask,
             start,
         })
+    }
+}
+
+/// One forward pass of a decoder split at its layers, for a trainer that runs (and, for
+/// gradient checkpointing, re-runs) each layer itself: `norm(layer(n-1, … layer(0, input())))`
+/// is the decoder's `hidden` for the same embeddings.
+pub trait LayerPass {
+    /// The embeddings in the decoder's dtype and on its device (part of the autograd graph).
+    fn input(&self) -> &Tensor;
+    /// Number of layers.
+    fn layers(&self) -> usize;
+    /// Layer `index` applied to `x` (`[B, L, hidden]`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidRequest`] for an index past the last layer; libtorch's errors.
+    fn layer(&self, index: usize, x: &Tensor) -> Result<Tensor>;
+    /// The final norm.
+    ///
+    /// # Errors
+    /// libtorch's errors.
+    fn norm(&self, x: &Tensor) -> Result<Tensor>;
+}
+
+/// [`LayerPass`] over the shared stack.
+pub(crate) struct StackPass<'a> {
+    stack: &'a Stack,
+    ctx: StepContext,
+    input: Tensor,
+}
+
+impl LayerPass for StackPass<'_> {
+    fn input(&self) -> &Tensor {
+        &self.input
+    }
+
+    fn layers(&self) -> usize {
+        self.stack.layers.len()
+    }
+
+    fn layer(&self, index: usize, x: &Tensor) -> Result<Tensor> {
+        let layer = self.stack.layers.get(index).ok_or_else(|| {
+            Error::request(format!(
+                "layer {index} of a decoder with {} layers",
+                self.stack.layers.len()
+            ))
+        })?;
+        layer.forward(x, &self.ctx, None)
+    }
+
+    fn norm(&self, x: &Tensor) -> Result<Tensor> {
+        self.stack.norm.forward(x)
     }
 }

@@ -1,0 +1,258 @@
+//! Running a recipe: each stage trains from the previous stage's checkpoint, draws its
+//! datasets' rows in a seeded shuffled mix, logs one JSON line per step (`metrics.jsonl`),
+//! evaluates the held-out rows every `eval_every` steps and at the end, and saves a checkpoint
+//! (and a LoRA stage's adapter, and the state a resume needs) into `<out>/<stage>`.
+
+use crate::data::{Dataset, DatasetOptions, SkipReason, SkipTable};
+use crate::example::Encoded;
+use crate::recipe::{Recipe, StageSpec};
+use crate::save::SaveOptions;
+use crate::trainer::{StepReport, Trainer, TrainerOptions};
+use crate::{Error, Result};
+use hulu_model::{LoadOptions, PrepareOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// What a run reports per step to its caller (a progress bar).
+#[derive(Debug, Clone)]
+pub struct Progress<'a> {
+    /// The stage's name.
+    pub stage: &'a str,
+    /// Steps done in the stage.
+    pub step: u64,
+    /// Steps of the stage.
+    pub total: u64,
+    /// The step's report.
+    pub report: &'a StepReport,
+    /// Labelled tokens per second of the step.
+    pub tokens_per_s: f64,
+}
+
+/// What a finished run returns.
+#[derive(Debug, Default)]
+pub struct RunSummary {
+    /// Rows skipped, by reason.
+    pub skipped: SkipTable,
+    /// Training loss of every step, all stages in order.
+    pub losses: Vec<f64>,
+    /// Held-out loss at the end of each stage that has held-out rows.
+    pub held_out: Vec<(String, f64)>,
+    /// The last stage's checkpoint.
+    pub checkpoint: PathBuf,
+}
+
+/// A small seeded generator (SplitMix64) for the shuffle: the order must depend only on the
+/// seed, so a resumed run draws the same rows.
+fn shuffle<T>(items: &mut [T], seed: u64) {
+    let mut state = seed;
+    let mut next = || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    for i in (1..items.len()).rev() {
+        let j = (next() % (i as u64 + 1)) as usize;
+        items.swap(i, j);
+    }
+}
+
+fn skip_reason(e: &Error) -> SkipReason {
+    match e {
+        Error::Example { reason } if reason.contains("assistant") => SkipReason::NoAssistantTurn,
+        Error::Model(hulu_model::Error::PromptTooLong { .. }) => SkipReason::TooLong,
+        _ => SkipReason::Unusable,
+    }
+}
+
+fn datasets(recipe: &Recipe, stage: &StageSpec) -> Result<Vec<(Dataset, f64, usize)>> {
+    stage
+        .data
+        .iter()
+        .map(|d| {
+            let path = recipe.base.join(&d.path);
+            let root = match &d.root {
+                Some(r) => recipe.base.join(r),
+                None => path.parent().unwrap_or(Path::new(".")).to_path_buf(),
+            };
+            let defaults = LoadOptions::default();
+            let options = DatasetOptions {
+                load: LoadOptions {
+                    slices: d.slices.or(defaults.slices),
+                    fps: d.fps.or(defaults.fps),
+                    ..defaults
+                },
+                prepare: PrepareOptions {
+                    compression: d.compression,
+                    merge_size: d.merge_size,
+                    max_visual_tokens: d.max_visual_tokens,
+                    ..PrepareOptions::default()
+                },
+            };
+            Ok((Dataset::open(&path, &root, options)?, d.weight, d.held_out))
+        })
+        .collect()
+}
+
+/// Row `i` of dataset `d` encoded for the trainer's model, or `None` (counted) when unusable.
+fn encode_row(
+    trainer: &Trainer,
+    sets: &[(Dataset, f64, usize)],
+    max_len: usize,
+    d: usize,
+    i: usize,
+    skipped: &mut SkipTable,
+) -> Option<Encoded> {
+    let example = match sets[d].0.example(i) {
+        Ok(e) => e,
+        Err(reason) => {
+            skipped.add(reason);
+            return None;
+        }
+    };
+    match trainer.encode(&example) {
+        Ok(e) if e.input_ids.len() < max_len => Some(e),
+        Ok(_) => {
+            skipped.add(SkipReason::TooLong);
+            None
+        }
+        Err(e) => {
+            skipped.add(skip_reason(&e));
+            None
+        }
+    }
+}
+
+/// Runs every stage of `recipe` from the checkpoint in `model`, writing into `out`.
+/// `progress` is called after every step.
+///
+/// # Errors
+/// The recipe's setting errors (before any work), the trainer's, and [`Error::File`] when the
+/// output cannot be written. Unusable rows are skipped and counted, not errors; a stage whose
+/// rows are all unusable is an [`Error::Example`].
+pub fn run_recipe(
+    recipe: &Recipe,
+    model: &Path,
+    out: &Path,
+    mut progress: impl FnMut(&Progress<'_>),
+) -> Result<RunSummary> {
+    recipe.validate()?;
+    std::fs::create_dir_all(out).map_err(|e| Error::file(out, e))?;
+    let metrics_path = out.join("metrics.jsonl");
+    let mut metrics =
+        std::fs::File::create(&metrics_path).map_err(|e| Error::file(&metrics_path, e))?;
+    let mut summary = RunSummary::default();
+    let mut current = model.to_path_buf();
+    for (index, stage) in recipe.stage.iter().enumerate() {
+        let _span = tracing::info_span!("stage", name = %stage.name).entered();
+        let options = TrainerOptions {
+            policy: stage.policy()?,
+            optimizer: stage.optimizer()?,
+            memory: recipe.memory()?,
+            device: tch::Device::Cpu,
+            adapter_init: None,
+            seed: recipe.seed,
+        };
+        let mut trainer = Trainer::new(&current, options)?;
+        let max_len = trainer.model().decoder().config().max_position_embeddings;
+        let sets = datasets(recipe, stage)?;
+        // Held-out rows first in each file; the rest drawn by weight, shuffled by seed.
+        let mut order = Vec::new();
+        let mut held = Vec::new();
+        for (d, (set, weight, held_out)) in sets.iter().enumerate() {
+            let n = set.len();
+            held.extend((0..(*held_out).min(n)).map(|i| (d, i)));
+            let train: Vec<usize> = ((*held_out).min(n)..n).collect();
+            let draws = (weight * train.len() as f64).round() as usize;
+            order.extend((0..draws).map(|k| (d, train[k % train.len().max(1)])));
+        }
+        shuffle(&mut order, recipe.seed.wrapping_add(index as u64));
+        let held_out: Vec<Encoded> = held
+            .iter()
+            .filter_map(|&(d, i)| encode_row(&trainer, &sets, max_len, d, i, &mut summary.skipped))
+            .collect();
+        let mut position = 0usize;
+        let mut step = 0u64;
+        while step < stage.steps {
+            let mut micro = Vec::new();
+            let mut tried = 0;
+            while micro.len() < stage.accumulation && tried <= order.len() {
+                let mut batch = Vec::new();
+                while batch.len() < stage.batch_size && tried <= order.len() {
+                    let (d, i) = order[position % order.len().max(1)];
+                    position += 1;
+                    tried += 1;
+                    batch.extend(encode_row(
+                        &trainer,
+                        &sets,
+                        max_len,
+                        d,
+                        i,
+                        &mut summary.skipped,
+                    ));
+                }
+                if !batch.is_empty() {
+                    micro.push(batch);
+                }
+            }
+            if micro.is_empty() {
+                return Err(Error::example(format!(
+                    "stage {}: no usable row in its datasets",
+                    stage.name
+                )));
+            }
+            let refs: Vec<Vec<&Encoded>> = micro.iter().map(|b| b.iter().collect()).collect();
+            let start = Instant::now();
+            let report = trainer.step(&refs)?;
+            step += 1;
+            let tokens_per_s = report.tokens as f64 / start.elapsed().as_secs_f64().max(1e-9);
+            let eval = if !held_out.is_empty()
+                && (step == stage.steps || (stage.eval_every > 0 && step % stage.eval_every == 0))
+            {
+                let refs: Vec<&Encoded> = held_out.iter().collect();
+                Some(trainer.eval(&refs)?)
+            } else {
+                None
+            };
+            let line = serde_json::json!({
+                "stage": stage.name, "step": step, "loss": report.loss,
+                "grad_norm": report.grad_norm, "tokens": report.tokens,
+                "tokens_per_s": tokens_per_s,
+                "lr": report.lr.iter().map(|(c, v)| (c.name().to_string(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
+                "held_out_loss": eval,
+            });
+            writeln!(metrics, "{line}").map_err(|e| Error::file(&metrics_path, e))?;
+            summary.losses.push(report.loss);
+            if let (Some(l), true) = (eval, step == stage.steps) {
+                summary.held_out.push((stage.name.clone(), l));
+            }
+            progress(&Progress {
+                stage: &stage.name,
+                step,
+                total: stage.steps,
+                report: &report,
+                tokens_per_s,
+            });
+        }
+        let dir = out.join(&stage.name);
+        trainer.save_checkpoint(
+            &dir,
+            &SaveOptions {
+                kind: recipe.save_kind()?,
+                ..SaveOptions::default()
+            },
+        )?;
+        if trainer.adapters().is_some() {
+            trainer.save_adapter(&dir.join("adapter"))?;
+        }
+        trainer.save_state(
+            &dir.join("state"),
+            &serde_json::json!({"data_position": position, "seed": recipe.seed}),
+        )?;
+        current = dir;
+    }
+    summary.checkpoint = current;
+    Ok(summary)
+}
