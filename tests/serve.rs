@@ -83,7 +83,10 @@ impl Server {
 
     /// Runs a script of `hulu-server/tests/python` against this server; returns its stdout.
     fn python(&self, script: &str, env: &[(&str, &str)]) -> String {
-        let out = self.python_command(script, env).output().expect("run python");
+        let out = self
+            .python_command(script, env)
+            .output()
+            .expect("run python");
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         println!("{script}: {stdout}");
         assert!(
@@ -231,12 +234,7 @@ fn non_loopback_without_a_key_is_refused() {
 #[test]
 fn load_every_request_succeeds_or_gets_429() {
     let (root, _) = media_root("load");
-    let server = Server::start(&[
-        "--media-root",
-        root.to_str().unwrap(),
-        "--max-queue",
-        "16",
-    ]);
+    let server = Server::start(&["--media-root", root.to_str().unwrap(), "--max-queue", "16"]);
     let report = reported(&server.python("load.py", &[]));
     assert_eq!(
         report["ok"].as_u64().unwrap() + report["rejected"].as_u64().unwrap(),

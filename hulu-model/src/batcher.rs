@@ -191,7 +191,11 @@ impl<'m> Batcher<'m> {
         let out = self.model.decoder.prefill(
             &chunk,
             &mut p.cache,
-            if last { LogitsFor::Last } else { LogitsFor::None },
+            if last {
+                LogitsFor::Last
+            } else {
+                LogitsFor::None
+            },
         )?;
         p.at += n;
         p.prefill += t.elapsed();

@@ -69,7 +69,10 @@ fn rows_admitted_mid_batch_generate_as_alone() {
                 match event {
                     RowEvent::Text(t) => pieces.entry(key).or_default().push_str(&t),
                     RowEvent::Finished(g) => {
-                        assert!(done.insert(key, g).is_none(), "request {key} finished twice");
+                        assert!(
+                            done.insert(key, g).is_none(),
+                            "request {key} finished twice"
+                        );
                     }
                 }
             }
@@ -107,7 +110,9 @@ fn a_cancelled_row_leaves_and_the_rest_go_on() {
     };
     let a = model
         .prepare(
-            &[hulu_model::Turn::user_text("A long question about the chest.")],
+            &[hulu_model::Turn::user_text(
+                "A long question about the chest.",
+            )],
             &PrepareOptions::default(),
         )
         .unwrap();
@@ -137,8 +142,7 @@ fn a_cancelled_row_leaves_and_the_rest_go_on() {
     assert_eq!(finished[0].0, 1);
     assert_eq!(finished[0].1.ids, alone.ids);
     // A request over the capacity is refused up front.
-    let tight = Batcher::new(&model, 4);
-    let mut tight = tight;
+    let mut tight = Batcher::new(&model, 4);
     assert!(matches!(
         tight.admit(2, &a, &options),
         Err(hulu_model::Error::PromptTooLong { .. })

@@ -91,4 +91,3 @@ fn share(e: &EncodedVisuals) -> EncodedVisuals {
         mm_features: e.mm_features.shallow_clone(),
     }
 }
-

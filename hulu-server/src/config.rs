@@ -140,10 +140,11 @@ impl ServerConfig {
             }
         }
         if let Some(root) = &self.media_root {
-            let canonical = std::fs::canonicalize(root).map_err(|source| ConfigError::MediaRoot {
-                path: root.clone(),
-                source,
-            })?;
+            let canonical =
+                std::fs::canonicalize(root).map_err(|source| ConfigError::MediaRoot {
+                    path: root.clone(),
+                    source,
+                })?;
             self.media_root = Some(canonical);
         }
         Ok(self)

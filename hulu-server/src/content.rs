@@ -7,11 +7,10 @@ use crate::error::ApiError;
 use crate::files::FileStore;
 use crate::openai::{ChatMessage, ContentPart, MediaPart, MessageContent};
 use base64::Engine;
-use hulu_model::{
-    Item, LoadOptions, MixedOrientation, Role, SeriesChoice, SliceAxis, Turn, VisualSource,
-    Window,
-};
 use hulu_io::{Limits, Visual, VisualKind};
+use hulu_model::{
+    Item, LoadOptions, MixedOrientation, Role, SeriesChoice, SliceAxis, Turn, VisualSource, Window,
+};
 use std::path::Path;
 
 /// Where media come from and the caps on reading them.
@@ -128,7 +127,9 @@ fn unreadable(subject: &str, reason: impl Into<String>) -> ApiError {
 fn read_part(part: ContentPart, subject: &str, r: &Resolver<'_>) -> Result<Visual, ApiError> {
     let (media, expected) = match part {
         ContentPart::Text { .. } => {
-            return Err(ApiError::Internal(format!("{subject}: a text part read as visual")))
+            return Err(ApiError::Internal(format!(
+                "{subject}: a text part read as visual"
+            )))
         }
         ContentPart::ImageUrl { image_url } => return image_from_url(&image_url.url, subject),
         ContentPart::DicomSeries { dicom_series } => (dicom_series, "dicom_series"),
@@ -201,7 +202,10 @@ fn load_options(media: &MediaPart, subject: &str, cap: usize) -> Result<LoadOpti
         match value {
             Some(0) => return Err(field(name, "must be at least 1".into())),
             Some(n) if n > cap => {
-                return Err(field(name, format!("{n} is over the server's cap of {cap}")))
+                return Err(field(
+                    name,
+                    format!("{n} is over the server's cap of {cap}"),
+                ))
             }
             _ => {}
         }
@@ -243,7 +247,11 @@ fn load_options(media: &MediaPart, subject: &str, cap: usize) -> Result<LoadOpti
 /// A window preset or `CENTRE/WIDTH`, as `hulu ask --window` reads it.
 fn parse_window(s: &str) -> Result<Window, String> {
     if let Some((c, w)) = s.split_once(['/', ',']) {
-        let number = |part: &str| part.trim().parse::<f64>().map_err(|e| format!("{s:?}: {e}"));
+        let number = |part: &str| {
+            part.trim()
+                .parse::<f64>()
+                .map_err(|e| format!("{s:?}: {e}"))
+        };
         let window = Window::new(number(c)?, number(w)?);
         window.bounds().map_err(|e| e.to_string())?;
         Ok(window)
@@ -324,7 +332,10 @@ mod tests {
             "data:image/png;base64,aGVsbG8=",
         ] {
             assert!(
-                matches!(image_from_url(bad, "p"), Err(ApiError::UnreadableContent { .. })),
+                matches!(
+                    image_from_url(bad, "p"),
+                    Err(ApiError::UnreadableContent { .. })
+                ),
                 "{bad}"
             );
         }

@@ -98,9 +98,7 @@ impl ApiError {
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::MalformedJson { .. } | ApiError::BadRequest { .. } => {
-                StatusCode::BAD_REQUEST
-            }
+            ApiError::MalformedJson { .. } | ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::InvalidField { .. } | ApiError::UnreadableContent { .. } => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
@@ -227,10 +225,9 @@ impl IntoResponse for ApiError {
             );
         }
         if let ApiError::Unauthorized = self {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer"),
-            );
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }

@@ -93,10 +93,8 @@ impl FileStore {
         let (dir, owned) = match dir {
             Some(d) => (d, false),
             None => (
-                std::env::temp_dir().join(random_id(&format!(
-                    "hulu-uploads-{}-",
-                    std::process::id()
-                ))),
+                std::env::temp_dir()
+                    .join(random_id(&format!("hulu-uploads-{}-", std::process::id()))),
                 true,
             ),
         };

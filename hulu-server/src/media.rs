@@ -21,7 +21,9 @@ pub fn resolve(root: Option<&Path>, requested: &str) -> Result<PathBuf, ApiError
         reason: reason.to_string(),
     };
     let Some(root) = root else {
-        return Err(refuse("the server has no --media-root; upload the file instead"));
+        return Err(refuse(
+            "the server has no --media-root; upload the file instead",
+        ));
     };
     let path = Path::new(requested);
     if requested.is_empty() || requested.contains('\0') {

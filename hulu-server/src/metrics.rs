@@ -73,7 +73,11 @@ impl Metrics {
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         out.push_str("# HELP hulu_requests_total HTTP requests by route and status.\n");
         out.push_str("# TYPE hulu_requests_total counter\n");
-        for ((route, status), n) in self.requests.lock().unwrap_or_else(|e| e.into_inner()).iter()
+        for ((route, status), n) in self
+            .requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
         {
             let _ = writeln!(
                 out,
@@ -84,10 +88,23 @@ impl Metrics {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
         };
         let counter = |out: &mut String, name: &str, help: &str, v: String| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
+            );
         };
-        gauge(&mut out, "hulu_queue_depth", "Requests waiting for the model.", get(&self.queue_depth));
-        gauge(&mut out, "hulu_batch_size", "Rows in the running decode batch.", get(&self.batch_size));
+        gauge(
+            &mut out,
+            "hulu_queue_depth",
+            "Requests waiting for the model.",
+            get(&self.queue_depth),
+        );
+        gauge(
+            &mut out,
+            "hulu_batch_size",
+            "Rows in the running decode batch.",
+            get(&self.batch_size),
+        );
         out.push_str("# HELP hulu_time_to_first_token_seconds From request to first token.\n");
         out.push_str("# TYPE hulu_time_to_first_token_seconds histogram\n");
         for (bucket, bound) in self.ttft_buckets.iter().zip(TTFT_BUCKETS) {
@@ -105,16 +122,36 @@ impl Metrics {
              hulu_time_to_first_token_seconds_count {count}",
             get(&self.ttft_micros) as f64 / 1e6
         );
-        counter(&mut out, "hulu_generated_tokens_total", "Tokens generated.", get(&self.tokens).to_string());
+        counter(
+            &mut out,
+            "hulu_generated_tokens_total",
+            "Tokens generated.",
+            get(&self.tokens).to_string(),
+        );
         counter(
             &mut out,
             "hulu_decode_seconds_total",
             "Time spent decoding (tokens/s = rate(tokens) / rate(seconds)).",
             (get(&self.decode_micros) as f64 / 1e6).to_string(),
         );
-        counter(&mut out, "hulu_encoder_cache_hits_total", "Visual features reused.", get(&self.cache_hits).to_string());
-        counter(&mut out, "hulu_encoder_cache_misses_total", "Visual features computed.", get(&self.cache_misses).to_string());
-        counter(&mut out, "hulu_cancelled_total", "Generations stopped because the client left.", get(&self.cancelled).to_string());
+        counter(
+            &mut out,
+            "hulu_encoder_cache_hits_total",
+            "Visual features reused.",
+            get(&self.cache_hits).to_string(),
+        );
+        counter(
+            &mut out,
+            "hulu_encoder_cache_misses_total",
+            "Visual features computed.",
+            get(&self.cache_misses).to_string(),
+        );
+        counter(
+            &mut out,
+            "hulu_cancelled_total",
+            "Generations stopped because the client left.",
+            get(&self.cancelled).to_string(),
+        );
         out
     }
 }

@@ -73,7 +73,10 @@ async fn guard(State(state): State<Shared>, request: Request, next: Next) -> Res
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let response = match (route.as_str(), check_key(state.config.api_key.as_deref(), key)) {
+    let response = match (
+        route.as_str(),
+        check_key(state.config.api_key.as_deref(), key),
+    ) {
         ("/health", _) | (_, Ok(())) => next.run(request).await,
         (_, Err(e)) => e.into_response(),
     };
@@ -87,7 +90,11 @@ async fn not_found(request: Request) -> ApiError {
 
 async fn health(State(state): State<Shared>) -> Response {
     if state.draining.load(Ordering::Relaxed) {
-        (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "draining"}))).into_response()
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "draining"})),
+        )
+            .into_response()
     } else {
         Json(json!({"status": "ok"})).into_response()
     }
@@ -114,7 +121,10 @@ async fn models(State(state): State<Shared>) -> Json<Value> {
     Json(json!({"object": "list", "data": [model_json(&state)]}))
 }
 
-async fn model(State(state): State<Shared>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn model(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     if id == state.config.model_id {
         Ok(Json(model_json(&state)))
     } else {
@@ -127,7 +137,10 @@ async fn read_body(body: Body, config: &ServerConfig) -> Result<bytes::Bytes, Ap
     let limited = http_body_util::Limited::new(body, config.max_body_bytes as usize);
     match tokio::time::timeout(config.body_timeout, limited.collect()).await {
         Err(_) => Err(ApiError::Timeout),
-        Ok(Err(e)) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+        Ok(Err(e))
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
             Err(ApiError::TooLarge {
                 what: "the request body".into(),
                 limit: config.max_body_bytes,
@@ -196,7 +209,10 @@ fn generate_options(req: &ChatRequest, config: &ServerConfig) -> Result<Generate
     }
     if let Some(p) = hulu.repetition_penalty {
         if !(p.is_finite() && p > 0.0) {
-            return Err(bad("hulu.repetition_penalty", format!("{p} is not positive")));
+            return Err(bad(
+                "hulu.repetition_penalty",
+                format!("{p} is not positive"),
+            ));
         }
         sampling.repetition_penalty = p;
     }
@@ -231,7 +247,10 @@ fn prepare_options(hulu: &HuluOptions, config: &ServerConfig) -> Result<PrepareO
     }
     if let Some(t) = hulu.compression_threshold {
         if !(t.is_finite() && t >= 0.0) {
-            return Err(bad("hulu.compression_threshold", format!("{t} is not >= 0")));
+            return Err(bad(
+                "hulu.compression_threshold",
+                format!("{t} is not >= 0"),
+            ));
         }
     }
     Ok(PrepareOptions {
@@ -406,9 +425,11 @@ async fn chat(State(state): State<Shared>, body: Body) -> Result<Response, ApiEr
             }
         }
     });
-    Ok(Sse::new(tokio_stream::wrappers::ReceiverStream::new(sse_rx))
-        .keep_alive(KeepAlive::default())
-        .into_response())
+    Ok(
+        Sse::new(tokio_stream::wrappers::ReceiverStream::new(sse_rx))
+            .keep_alive(KeepAlive::default())
+            .into_response(),
+    )
 }
 
 async fn upload(
@@ -518,11 +539,17 @@ async fn upload(
     Ok(Json(file.to_json()))
 }
 
-async fn file_info(State(state): State<Shared>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn file_info(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     Ok(Json(state.files.get(&id)?.to_json()))
 }
 
-async fn file_delete(State(state): State<Shared>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn file_delete(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     state.files.delete(&id)?;
     Ok(Json(json!({"id": id, "object": "file", "deleted": true})))
 }

@@ -177,7 +177,9 @@ fn run_loop(
         match batcher.step() {
             Ok(events) => {
                 for (key, event) in events {
-                    let Some(l) = live.get_mut(&key) else { continue };
+                    let Some(l) = live.get_mut(&key) else {
+                        continue;
+                    };
                     if !l.first_token {
                         l.first_token = true;
                         metrics.first_token(l.received.elapsed());
@@ -188,7 +190,8 @@ fn run_loop(
                             let _ = l.events.send(Event::Piece(piece));
                         }
                         RowEvent::Finished(g) => {
-                            metrics.decoded(g.ids.len() as u64, g.timings.prefill + g.timings.decode);
+                            metrics
+                                .decoded(g.ids.len() as u64, g.timings.prefill + g.timings.decode);
                             let _ = l.events.send(Event::Done {
                                 completion_tokens: g.ids.len(),
                                 finish: g.finish,

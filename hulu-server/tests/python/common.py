@@ -11,7 +11,7 @@ import openai
 def client(**kwargs):
     return openai.OpenAI(
         base_url=os.environ["HULU_BASE_URL"] + "/v1",
-        api_key=os.environ.get("HULU_API_KEY", "unused"),
+        api_key=kwargs.pop("api_key", os.environ.get("HULU_API_KEY", "unused")),
         max_retries=0,
         timeout=kwargs.pop("timeout", 120),
         **kwargs,

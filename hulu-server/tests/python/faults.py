@@ -6,7 +6,7 @@ import re
 import socket
 import time
 
-import httpx
+import httpx2 as httpx
 
 from common import MODEL, client
 
@@ -16,7 +16,8 @@ messages = [{"role": "user", "content": "Tell a long story."}]
 
 
 def metric(name):
-    text = httpx.get(base + "/metrics").text
+    headers = {"Authorization": "Bearer " + os.environ["HULU_API_KEY"]}
+    text = httpx.get(base + "/metrics", headers=headers).text
     m = re.search(rf"^{name} (\S+)$", text, re.M)
     return float(m.group(1))
 

@@ -54,7 +54,7 @@ by_series = ask("dicom_series", {"file_id": series.id, "window": "lung"})
 expect_error(openai.UnprocessableEntityError, lambda: ask("nifti", {"file_id": series.id}))
 expect_error(
     openai.UnprocessableEntityError,
-    lambda: c.files.create(file=("broken.nii", b"\x00" * 400, "application/octet-stream"), purpose="user_data"),
+    lambda: c.files.create(file=("broken.nii", b"not a medical file at all. " * 20, "application/octet-stream"), purpose="user_data"),
 )
 expect_error(openai.NotFoundError, lambda: ask("nifti", {"file_id": "file-000000000000000000000000"}))
 c.files.delete(nifti.id)
