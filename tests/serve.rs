@@ -68,9 +68,12 @@ impl Server {
         });
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
-            let line = rx
-                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-                .expect("hulu serve printed no address");
+            let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            else {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("hulu serve printed no address");
+            };
             if let Some(addr) = line.strip_prefix("listening on ") {
                 return Server {
                     child,
