@@ -43,6 +43,8 @@ enum Command {
         /// Fixtures root (with `cases/` and `models/`, e.g. tests/fixtures).
         root: PathBuf,
     },
+    /// Serve the model over an OpenAI-compatible HTTP API (chat completions, files, metrics).
+    Serve(commands::serve::ServeArgs),
     /// Time the real pipeline stage by stage on a volume, DICOM series or video.
     Bench(commands::bench::BenchArgs),
     /// Show what a checkpoint directory holds and check its tensors against its config.
@@ -119,6 +121,7 @@ fn run() -> Result<()> {
         #[cfg(feature = "parity")]
         Command::Parity { root } => commands::parity::run(&root),
         Command::Bench(args) => commands::bench::run(&args),
+        Command::Serve(args) => commands::serve::run(&args),
         Command::Info { model } => commands::info::run(&model),
         Command::Synth {
             preset,

@@ -298,28 +298,29 @@ impl HuluMed {
     }
 }
 
-/// The generation state of one sequence of a batch.
-struct Row<'a> {
+/// The generation state of one sequence of a batch (also a row of the continuous
+/// [`Batcher`](crate::batcher::Batcher)).
+pub(crate) struct Row {
     sampler: Sampler,
-    stream: TextStream,
+    pub(crate) stream: TextStream,
     history: Vec<u32>,
-    ids: Vec<i64>,
-    text: String,
-    finish: FinishReason,
-    done: bool,
-    options: &'a GenerateOptions,
-    eos: &'a [i64],
+    pub(crate) ids: Vec<i64>,
+    pub(crate) text: String,
+    pub(crate) finish: FinishReason,
+    pub(crate) done: bool,
+    options: GenerateOptions,
+    eos: Vec<i64>,
     vocab: usize,
     tokenizer_vocab: usize,
     counts: TokenCounts,
 }
 
-impl<'a> Row<'a> {
-    fn new(
+impl Row {
+    pub(crate) fn new(
         model: &HuluMed,
         prepared: &Prepared,
-        options: &'a GenerateOptions,
-        eos: &'a [i64],
+        options: &GenerateOptions,
+        eos: &[i64],
         row: u64,
     ) -> Result<Self> {
         let mut sampling = options.sampling.clone();
@@ -339,8 +340,8 @@ impl<'a> Row<'a> {
             text: String::new(),
             finish: FinishReason::MaxTokens,
             done: false,
-            options,
-            eos,
+            options: options.clone(),
+            eos: eos.to_vec(),
             vocab: model.decoder.config().vocab_size,
             tokenizer_vocab: model.tokenizer.vocab_size(),
             counts: prepared.counts.clone(),
@@ -348,10 +349,10 @@ impl<'a> Row<'a> {
     }
 
     /// Picks the next id from this row's logits; returns the visible text it completes.
-    fn step(&mut self, logits: &Tensor) -> Result<String> {
+    pub(crate) fn step(&mut self, logits: &Tensor) -> Result<String> {
         let mut row = logits_to_vec(logits)?;
         if self.options.suppress_eos {
-            for &id in self.eos {
+            for &id in &self.eos {
                 if let Some(v) = row.get_mut(id as usize) {
                     *v = f32::NEG_INFINITY;
                 }
@@ -384,7 +385,7 @@ impl<'a> Row<'a> {
         Ok(piece.text)
     }
 
-    fn finish(self, timings: Timings) -> Result<Generation> {
+    pub(crate) fn finish(self, timings: Timings) -> Result<Generation> {
         Ok(Generation {
             ids: self.ids,
             text: self.text,

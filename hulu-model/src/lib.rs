@@ -44,6 +44,7 @@ mod error;
 mod files;
 mod held;
 
+pub mod batcher;
 pub mod config;
 pub mod conversation;
 pub mod engine;
@@ -62,6 +63,7 @@ pub mod template;
 pub mod think;
 pub mod tokenizer;
 
+pub use batcher::{Batcher, RowEvent};
 pub use config::{GenerationConfig, HuluConfig, TokenIds};
 pub use conversation::{Item, Turn};
 pub use engine::{greedy, GreedyOptions, StreamControl};

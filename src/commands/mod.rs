@@ -9,5 +9,6 @@ pub mod info;
 pub mod inspect;
 #[cfg(feature = "parity")]
 pub mod parity;
+pub mod serve;
 pub mod synth;
 pub mod volume;

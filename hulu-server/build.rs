@@ -1,0 +1,5 @@
+//! Embeds the libtorch library folders as an rpath (see `hulu-build`).
+
+fn main() {
+    hulu_build::link_libtorch_rpath();
+}
