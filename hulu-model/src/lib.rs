@@ -44,6 +44,7 @@ mod error;
 mod files;
 mod held;
 
+pub mod batch;
 pub mod config;
 pub mod conversation;
 pub mod engine;
