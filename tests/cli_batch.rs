@@ -70,7 +70,7 @@ fn batch_answers_every_study_and_records_failures() {
     );
     let got = lines(&out);
     let ids: Vec<&str> = got.iter().map(|l| l["id"].as_str().unwrap()).collect();
-    assert_eq!(ids, ["mr", "missing", "ct", "typo", "line 7"]);
+    assert_eq!(ids, ["mr", "missing", "ct", "typo", "line 6"]);
     // 8 slices of 8 × 10 patches merged 2 × 2, as `hulu ask` counts them (tests/cli.rs).
     assert_eq!(got[0]["tokens"]["visual_before"], 160);
     assert_eq!(got[0]["ids"].as_array().unwrap().len(), 4);
