@@ -16,3 +16,5 @@ cargo clippy --workspace --all-targets --features hulu/parity -- -D warnings
 cargo test -p hulu-io --no-default-features
 cargo test --workspace --all-targets --features hulu/parity
 cargo test --workspace --doc
+# The Python bindings: build the wheel into .cache/venv, then pytest (tiny model, parity, Ray).
+"$(scripts/build-python.sh)" -m pytest -q python/tests

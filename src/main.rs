@@ -32,6 +32,8 @@ enum Command {
     },
     /// Ask one question about images, volumes (NIfTI, DICOM), or videos.
     Ask(commands::ask::AskArgs),
+    /// Answer a question per study of a JSON Lines manifest (resumable).
+    Batch(commands::batch::BatchArgs),
     /// Interactive multi-turn chat on standard input.
     Chat(commands::chat::ChatArgs),
     /// What a file holds and the tokens it would cost before and after compression.
@@ -116,6 +118,7 @@ fn run() -> Result<()> {
     match Cli::parse().command {
         Command::Demo { model, inputs } => commands::demo::run(&model, &inputs),
         Command::Ask(args) => commands::ask::run(&args),
+        Command::Batch(args) => commands::batch::run(&args),
         Command::Chat(args) => commands::chat::run(&args),
         Command::Inspect(args) => commands::inspect::run(&args),
         #[cfg(feature = "parity")]

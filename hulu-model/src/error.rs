@@ -195,6 +195,26 @@ pub enum Error {
     #[error(transparent)]
     Weights(#[from] hulu_nn::Error),
 
+    /// A per-call option or a study's field has a value hulu cannot use (the field is named).
+    #[error("{field}: {reason}")]
+    InvalidRequest {
+        /// The option or field, e.g. `window` or `inputs[0].type`.
+        field: String,
+        /// What is wrong and what is accepted.
+        reason: String,
+    },
+
+    /// A line of a batch manifest (JSON Lines) is not a study.
+    #[error("{path} line {line}: {reason}")]
+    Manifest {
+        /// The manifest.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+
     /// The prompt (plus the requested new tokens) does not fit the model's context.
     #[error("{tokens} tokens exceed the context of {max} positions")]
     PromptTooLong {

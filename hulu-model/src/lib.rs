@@ -45,6 +45,7 @@ mod files;
 mod held;
 
 pub mod batcher;
+pub mod batch;
 pub mod config;
 pub mod conversation;
 pub mod engine;

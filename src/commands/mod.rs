@@ -1,6 +1,7 @@
 //! The CLI's subcommands, one module each.
 
 pub mod ask;
+pub mod batch;
 pub mod bench;
 pub mod chat;
 pub mod common;
