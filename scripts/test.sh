@@ -16,3 +16,7 @@ cargo clippy --workspace --all-targets --features hulu/parity -- -D warnings
 cargo test -p hulu-io --no-default-features
 cargo test --workspace --all-targets --features hulu/parity
 cargo test --workspace --doc
+# The declared rust-version is the one the locked dependencies need.
+scripts/check-msrv.sh
+# `cargo package` for every published crate, and a downstream crate built from README.md.
+scripts/check-package.sh

@@ -49,6 +49,7 @@ pub mod conversation;
 pub mod engine;
 pub mod expand;
 pub mod generate;
+pub mod hub;
 pub mod layout;
 pub mod messages;
 pub mod model;
