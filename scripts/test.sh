@@ -18,3 +18,7 @@ cargo test --workspace --all-targets --features hulu/parity
 cargo test --workspace --doc
 # The Python bindings: build the wheel into .cache/venv, then pytest (tiny model, parity, Ray).
 "$(scripts/build-python.sh)" -m pytest -q python/tests
+# The declared rust-version is the one the locked dependencies need.
+scripts/check-msrv.sh
+# `cargo package` for every published crate, and a downstream crate built from README.md.
+scripts/check-package.sh

@@ -1,9 +1,13 @@
 //! `hulu`: command-line interface to the hulu Hulu-Med runtime.
+//!
+//! Exit status: 0 success, 1 internal error, 2 usage, 3 input file, 4 model or device (the
+//! table is in `failure.rs`); errors print as one line, never with a backtrace.
 
 mod commands;
+mod failure;
 
 use anyhow::Result;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,6 +48,9 @@ enum Command {
     Parity {
         /// Fixtures root (with `cases/` and `models/`, e.g. tests/fixtures).
         root: PathBuf,
+        /// One JSON array (case, group, rel_l2, max_abs, ids_equal, ok) instead of lines.
+        #[arg(long)]
+        json: bool,
     },
     /// Serve the model over an OpenAI-compatible HTTP API (chat completions, files, metrics).
     Serve(commands::serve::ServeArgs),
@@ -51,10 +58,17 @@ enum Command {
     Bench(commands::bench::BenchArgs),
     /// Show what a checkpoint directory holds and check its tensors against its config.
     Info {
-        /// Checkpoint directory (Hugging Face layout).
+        /// Checkpoint: a directory (Hugging Face layout) or a Hub id `org/name[@revision]`
+        /// found offline in the Hugging Face cache.
         #[arg(long, env = "HULU_MODEL")]
         model: PathBuf,
+        /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
     },
+    /// The libtorch in use and where it was found, CUDA and cuDNN, the Hugging Face cache,
+    /// and checks that explain the usual failures.
+    Doctor(commands::doctor::DoctorArgs),
     /// Write a checkpoint with seeded random bf16 weights at benchmark sizes.
     Synth {
         /// One of bench-qwen2, bench-qwen3, bench-qwen2-27l.
@@ -100,9 +114,10 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            // As `fn main() -> Result` prints it; ignore a closed stderr too.
-            let _ = writeln!(std::io::stderr(), "Error: {err:?}");
-            ExitCode::FAILURE
+            // `{err:#}`, not `{err:?}`: the Debug form appends the backtrace anyhow captured
+            // under RUST_BACKTRACE=1. Ignore a closed stderr too.
+            let _ = writeln!(std::io::stderr(), "{}", failure::message(&err));
+            ExitCode::from(failure::category_of(&err).exit_code())
         }
     }
 }
@@ -115,17 +130,26 @@ fn run() -> Result<()> {
         .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
         .with_writer(std::io::stderr)
         .init();
-    match Cli::parse().command {
+    let mut command = Cli::command();
+    // The long version probes libtorch; only `--version` pays for it.
+    if std::env::args_os().any(|a| a == "--version") {
+        // clap keeps only `'static` text; this runs once per process.
+        let text: &'static str = Box::leak(commands::doctor::version_text().into_boxed_str());
+        command = command.long_version(text);
+    }
+    let cli = Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit());
+    match cli.command {
         Command::Demo { model, inputs } => commands::demo::run(&model, &inputs),
         Command::Ask(args) => commands::ask::run(&args),
         Command::Batch(args) => commands::batch::run(&args),
         Command::Chat(args) => commands::chat::run(&args),
         Command::Inspect(args) => commands::inspect::run(&args),
         #[cfg(feature = "parity")]
-        Command::Parity { root } => commands::parity::run(&root),
+        Command::Parity { root, json } => commands::parity::run(&root, json),
         Command::Bench(args) => commands::bench::run(&args),
         Command::Serve(args) => commands::serve::run(&args),
-        Command::Info { model } => commands::info::run(&model),
+        Command::Info { model, json } => commands::info::run(&model, json),
+        Command::Doctor(args) => commands::doctor::run(&args),
         Command::Synth {
             preset,
             out,
@@ -134,7 +158,7 @@ fn run() -> Result<()> {
         } => {
             let dir = commands::synth::synth(&preset, &out, &template, seed)?;
             println!("wrote {preset} to {}", dir.display());
-            commands::info::run(&dir)
+            commands::info::run(&dir, false)
         }
         Command::SynthVolume { out, slices, size } => {
             commands::volume::write(&out, size, size, slices)?;

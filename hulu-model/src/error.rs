@@ -31,6 +31,16 @@ pub enum Error {
         reason: String,
     },
 
+    /// No checkpoint directory where the model was looked for: the directory given does not
+    /// exist, or the Hub id is not in the local Hugging Face cache ([`crate::hub`]).
+    #[error("model {model} not found (looked in {})", .looked_in.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
+    ModelNotFound {
+        /// The directory or Hub id asked for.
+        model: String,
+        /// Every path checked.
+        looked_in: Vec<PathBuf>,
+    },
+
     /// A config or checkpoint file could not be read by `hulu-io`.
     #[error(transparent)]
     Config(#[from] hulu_io::Error),

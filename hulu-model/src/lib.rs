@@ -44,13 +44,14 @@ mod error;
 mod files;
 mod held;
 
-pub mod batcher;
 pub mod batch;
+pub mod batcher;
 pub mod config;
 pub mod conversation;
 pub mod engine;
 pub mod expand;
 pub mod generate;
+pub mod hub;
 pub mod layout;
 mod messages;
 pub mod model;

@@ -48,15 +48,18 @@ impl std::fmt::Debug for HuluMed {
 }
 
 impl HuluMed {
-    /// Loads the checkpoint directory `dir` (Hugging Face layout) in `kind` on `device`: the
+    /// Loads the checkpoint `dir` (Hugging Face layout) in `kind` on `device`: a directory, or
+    /// a Hub id `org/name[@revision]` found offline in the Hugging Face cache
+    /// ([`crate::hub::resolve`]). Then the
     /// decoder family from `architectures`, the weights read per tensor, the tokenizer from
     /// `tokenizer.json` or the vocabulary files, the chat template, generation defaults and
     /// image-processor settings.
     ///
     /// # Errors
     ///
-    /// Those of [`HuluMedBuilder::build`].
+    /// [`Error::ModelNotFound`] naming where it looked; those of [`HuluMedBuilder::build`].
     pub fn from_pretrained(dir: impl AsRef<Path>, device: Device, kind: Kind) -> Result<Self> {
+        let dir = crate::hub::resolve(dir)?;
         HuluMedBuilder::new(dir).device(device).kind(kind).build()
     }
 

@@ -29,6 +29,12 @@ pub struct PrepareOptions {
     pub max_visual_tokens: Option<usize>,
     /// Let VideoLLaMA3-style templates prepend their own system prompt.
     pub add_system_prompt: bool,
+    /// More variables for the chat template, as `apply_chat_template(**kwargs)` passes them:
+    /// Qwen3's `enable_thinking` (`false` renders an empty reasoning block so the model answers
+    /// directly), `tools` (a list of JSON function schemas), or any other the checkpoint's
+    /// template reads. They cannot override `messages`, `add_generation_prompt`,
+    /// `add_system_prompt` or `image_token` ([`TemplateOptions::extra`](crate::TemplateOptions)).
+    pub template_variables: serde_json::Map<String, serde_json::Value>,
     /// Encode the text of user and assistant turns literally: `<|im_end|>`, `<image>` and every
     /// other special string in it become plain characters, never control tokens. Set it
     /// wherever the text comes from someone other than the operator (a server's clients);

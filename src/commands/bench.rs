@@ -173,8 +173,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let end_to_end = stat(|p| p.end_to_end);
     let report = json!({
         "model": args.model.model.display().to_string(),
-        "dtype": args.model.dtype,
-        "device": args.model.device,
+        // What `auto` resolved to, not the flag.
+        "dtype": super::select::kind_name(model.kind()),
+        "device": format!("{:?}", model.device()),
         "runs": args.runs,
         "frames": frames,
         "patches": patches,
@@ -216,8 +217,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     println!(
         "model        {} ({}, {})",
         args.model.model.display(),
-        args.model.dtype,
-        args.model.device
+        super::select::kind_name(model.kind()),
+        format!("{:?}", model.device())
     );
     println!("input        {frames} frames, {patches} patches");
     if args.runs > 1 {

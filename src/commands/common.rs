@@ -1,12 +1,11 @@
 //! Arguments shared by the subcommands that run the model, and their conversion.
 
+use crate::failure::Categorize;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use hulu_io::dicom::{MixedOrientation, SeriesChoice};
 use hulu_io::nifti::{SliceAxis, Window};
-use hulu_model::{
-    GenerateOptions, HuluMed, HuluMedBuilder, Item, LoadOptions, PrepareOptions, Turn, VisualSource,
-};
+use hulu_model::{GenerateOptions, HuluMed, Item, LoadOptions, PrepareOptions, Turn, VisualSource};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tch::{Device, Kind};
@@ -14,66 +13,115 @@ use tch::{Device, Kind};
 /// Which checkpoint, on which device, in which dtype.
 #[derive(Args, Debug, Clone)]
 pub struct ModelArgs {
-    /// Checkpoint directory (Hugging Face layout). The repository's tiny random-weight model
-    /// is tests/fixtures/models/tiny-qwen2 (its answers are random words).
+    /// Checkpoint: a directory (Hugging Face layout) or a Hub id `org/name[@revision]` found
+    /// offline in the Hugging Face cache (HF_HUB_CACHE, else HF_HOME/hub, else
+    /// ~/.cache/huggingface/hub; download it first with `huggingface-cli download org/name`).
+    /// The repository's tiny random-weight model is tests/fixtures/models/tiny-qwen2 (its
+    /// answers are random words).
     #[arg(long, env = "HULU_MODEL")]
     pub model: PathBuf,
-    /// f32, bf16 or f16.
-    #[arg(long, default_value = "f32")]
+    /// auto (the checkpoint's torch_dtype; on a CPU, bf16 only where the CPU has native bf16,
+    /// else f32), f32, bf16 or f16.
+    #[arg(long, default_value = "auto")]
     pub dtype: String,
-    /// cpu, cuda or cuda:N.
-    #[arg(long, default_value = "cpu")]
+    /// auto (CUDA when libtorch has it, else CPU), cpu, cuda or cuda:N.
+    #[arg(long, default_value = "auto")]
     pub device: String,
     /// Weight-only quantization of the decoder's linear layers at load: int8 (per channel),
     /// int4 (groups of 128 input columns) or int4:G (G = 32, 64, 128 or 256). Embeddings,
     /// norms and lm_head stay in --dtype.
     #[arg(long, value_name = "int8|int4|int4:G")]
     pub quantize: Option<String>,
+    /// Load even when the estimated memory (weights in the dtype plus a fifth) exceeds what
+    /// is available.
+    #[arg(long)]
+    pub force: bool,
+    /// Memory the load may use, e.g. 8G (default: MemAvailable of /proc/meminfo within the
+    /// cgroup limit). Checked on CPU only.
+    #[arg(long, value_name = "SIZE")]
+    pub memory_limit: Option<String>,
+}
+
+/// A checkpoint found, with its device and dtype chosen and its memory checked: everything
+/// about the model that can fail before its weights are read.
+#[derive(Debug, Clone)]
+pub struct ResolvedModel {
+    /// The checkpoint directory.
+    pub dir: PathBuf,
+    /// The device.
+    pub device: Device,
+    /// The dtype.
+    pub kind: Kind,
+    /// Weight-only quantization of the decoder's projections, if asked for.
+    pub quantization: Option<hulu_llm::Quantization>,
 }
 
 impl ModelArgs {
-    /// The libtorch dtype.
-    pub fn kind(&self) -> Result<Kind> {
-        Ok(match self.dtype.as_str() {
-            "f32" | "float32" => Kind::Float,
-            "bf16" | "bfloat16" => Kind::BFloat16,
-            "f16" | "float16" => Kind::Half,
-            other => bail!("unknown dtype {other:?} (f32, bf16, f16)"),
-        })
-    }
-
-    /// The libtorch device.
-    pub fn device(&self) -> Result<Device> {
-        Ok(match self.device.as_str() {
-            "cpu" => Device::Cpu,
-            "cuda" => Device::Cuda(0),
-            other => match other.strip_prefix("cuda:") {
-                Some(n) => Device::Cuda(n.parse().context("cuda device index")?),
-                None => bail!("unknown device {other:?} (cpu, cuda, cuda:N)"),
-            },
-        })
-    }
-
-    /// The quantization asked for, if any.
-    pub fn quantization(&self) -> Result<Option<hulu_llm::Quantization>> {
-        self.quantize
+    /// Finds the checkpoint, chooses device and dtype, and checks memory (unless `--force`).
+    ///
+    /// # Errors
+    ///
+    /// Usage errors for unknown values; model errors for a checkpoint not found (naming where
+    /// it looked), CUDA unavailable, or a load that would not fit.
+    pub fn resolve(&self) -> Result<ResolvedModel> {
+        let limit = self
+            .memory_limit
+            .as_deref()
+            .map(super::select::parse_size)
+            .transpose()?;
+        let device = super::select::device(&self.device)?;
+        let dir = hulu_model::hub::resolve(&self.model).model()?;
+        let kind = super::select::kind(&self.dtype, &dir, device)?;
+        if !self.force {
+            super::select::check_memory(&dir, device, kind, limit)?;
+        }
+        let quantization = self
+            .quantize
             .as_deref()
             .map(|q| hulu_llm::Quantization::parse(q).context("--quantize"))
             .transpose()
+            .usage()?;
+        Ok(ResolvedModel {
+            dir,
+            device,
+            kind,
+            quantization,
+        })
     }
 
-    /// Loads the model, showing a spinner on a terminal; returns it with the load time.
+    /// Resolves and loads the model, showing a spinner on a terminal; returns it with the
+    /// load time.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Self::resolve`] and [`ResolvedModel::load`].
     pub fn load(&self) -> Result<(HuluMed, Duration)> {
-        let spinner = indicatif::ProgressBar::new_spinner();
-        spinner.set_message(format!("loading {}", self.model.display()));
-        spinner.enable_steady_tick(Duration::from_millis(100));
+        self.resolve()?.load()
+    }
+}
+
+impl ResolvedModel {
+    /// Loads the weights, showing a spinner on a terminal; returns the model with the load
+    /// time.
+    ///
+    /// # Errors
+    ///
+    /// A model error naming the checkpoint.
+    pub fn load(&self) -> Result<(HuluMed, Duration)> {
+        let spinner = super::progress::spinner(format!(
+            "loading {} ({}, {:?})",
+            self.dir.display(),
+            super::select::kind_name(self.kind),
+            self.device
+        ));
         let start = Instant::now();
-        let model = HuluMedBuilder::new(&self.model)
-            .device(self.device()?)
-            .kind(self.kind()?)
-            .quantization(self.quantization()?)
+        let model = hulu_model::HuluMedBuilder::new(&self.dir)
+            .device(self.device)
+            .kind(self.kind)
+            .quantization(self.quantization)
             .build()
-            .with_context(|| format!("loading {}", self.model.display()))?;
+            .with_context(|| format!("loading {}", self.dir.display()))
+            .model()?;
         let took = start.elapsed();
         spinner.finish_and_clear();
         Ok((model, took))
@@ -162,15 +210,24 @@ impl VisualArgs {
         }
     }
 
-    /// Reads each file (kind guessed from its name and contents) into a turn item.
+    /// Reads each file (kind guessed from its name and contents) into a turn item, with a
+    /// spinner per file on a terminal.
+    ///
+    /// # Errors
+    ///
+    /// A usage error for a reading flag that does not parse; an input error naming the file
+    /// that cannot be read.
     pub fn load_items(&self, files: &[PathBuf]) -> Result<Vec<Item>> {
-        let options = self.load_options()?;
+        let options = self.load_options().usage()?;
         files
             .iter()
             .map(|f| {
+                let spinner = super::progress::spinner(format!("reading {}", f.display()));
                 let visual = VisualSource::detect(f)
                     .and_then(|source| source.load(&options))
-                    .map_err(|e| reading_error(f, e))?;
+                    .map_err(|e| reading_error(f, e))
+                    .input()?;
+                spinner.finish_and_clear();
                 Ok(Item::Visual(visual))
             })
             .collect()
@@ -233,21 +290,26 @@ pub struct GenerateArgs {
     /// Most new tokens.
     #[arg(long, default_value_t = 128)]
     pub max_new_tokens: usize,
-    /// Sample with this temperature (default: greedy).
+    /// Greedy decoding instead of the checkpoint's sampling defaults (generation_config.json).
+    /// MedUniEval, the authors' evaluation, decodes greedily: use this to compare with it.
+    #[arg(long, conflicts_with_all = ["temperature", "top_k", "top_p", "min_p"])]
+    pub greedy: bool,
+    /// Sampling temperature (default: generation_config.json's; sampling is on by default
+    /// when that file says do_sample).
     #[arg(long)]
     pub temperature: Option<f32>,
-    /// Top-k filter when sampling.
-    #[arg(long, default_value_t = 0)]
-    pub top_k: usize,
-    /// Top-p (nucleus) filter when sampling.
-    #[arg(long, default_value_t = 1.0)]
-    pub top_p: f32,
-    /// Min-p filter when sampling.
-    #[arg(long, default_value_t = 0.0)]
-    pub min_p: f32,
-    /// Repetition penalty.
-    #[arg(long, default_value_t = 1.0)]
-    pub repetition_penalty: f32,
+    /// Top-k filter (default: generation_config.json's, else 50; 0 is off).
+    #[arg(long)]
+    pub top_k: Option<usize>,
+    /// Top-p (nucleus) filter (default: generation_config.json's, else 1).
+    #[arg(long)]
+    pub top_p: Option<f32>,
+    /// Min-p filter (default: generation_config.json's, else 0).
+    #[arg(long)]
+    pub min_p: Option<f32>,
+    /// Repetition penalty (default: generation_config.json's, else 1).
+    #[arg(long)]
+    pub repetition_penalty: Option<f32>,
     /// Seed for sampling.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -257,35 +319,74 @@ pub struct GenerateArgs {
     /// Keep generating past EOS (fixed-length output, as the parity fixtures use).
     #[arg(long)]
     pub ignore_eos: bool,
-    /// Remove <think>…</think> from the answer.
+    /// Keep the <think>…</think> reasoning in the answer (removed by default, as the official
+    /// decode does).
     #[arg(long)]
-    pub strip_think: bool,
+    pub show_think: bool,
 }
 
 impl GenerateArgs {
-    /// Generation options.
-    pub fn options(&self) -> GenerateOptions {
-        let mut sampling = hulu_model::SamplingOptions::greedy();
+    /// Generation options: the checkpoint's `generation_config.json` sampling (or greedy with
+    /// `--greedy`), with each sampling flag given overriding its field.
+    pub fn options(&self, generation: &hulu_model::GenerationConfig) -> GenerateOptions {
+        let mut sampling = if self.greedy {
+            hulu_model::SamplingOptions::greedy()
+        } else {
+            hulu_model::SamplingOptions::from_generation_config(generation, self.seed)
+        };
         if let Some(t) = self.temperature {
-            sampling = hulu_model::SamplingOptions {
-                do_sample: true,
-                temperature: t,
-                top_k: self.top_k,
-                top_p: self.top_p,
-                min_p: self.min_p,
-                seed: self.seed,
-                ..sampling
-            };
+            sampling.do_sample = true;
+            sampling.temperature = t;
         }
-        sampling.repetition_penalty = self.repetition_penalty;
+        sampling.top_k = self.top_k.unwrap_or(sampling.top_k);
+        sampling.top_p = self.top_p.unwrap_or(sampling.top_p);
+        sampling.min_p = self.min_p.unwrap_or(sampling.min_p);
+        sampling.repetition_penalty = self
+            .repetition_penalty
+            .unwrap_or(sampling.repetition_penalty);
         GenerateOptions {
             max_new_tokens: self.max_new_tokens,
             sampling,
             suppress_eos: self.ignore_eos,
             stop_strings: self.stop.clone(),
-            strip_think: self.strip_think,
+            strip_think: !self.show_think,
             ..GenerateOptions::default()
         }
+    }
+}
+
+/// Which system prompt a conversation starts with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SystemPrompt {
+    /// The checkpoint template's own (`add_system_prompt`, as the official usage passes it).
+    Default,
+    /// None.
+    None,
+    /// This text, as a system turn.
+    Text(String),
+}
+
+impl SystemPrompt {
+    /// Reads a `--system-prompt` value: `default`, `none`, or the text itself.
+    pub fn parse(value: &str) -> SystemPrompt {
+        match value {
+            "default" => SystemPrompt::Default,
+            "none" => SystemPrompt::None,
+            text => SystemPrompt::Text(text.to_string()),
+        }
+    }
+
+    /// The system turn that starts the conversation, if any.
+    pub fn turn(&self) -> Option<Turn> {
+        match self {
+            SystemPrompt::Text(text) => Some(Turn::system(text.clone())),
+            _ => None,
+        }
+    }
+
+    /// Sets the template's `add_system_prompt` in `options`.
+    pub fn apply(&self, options: &mut PrepareOptions) {
+        options.add_system_prompt = *self == SystemPrompt::Default;
     }
 }
 

@@ -14,9 +14,15 @@ fn values(t: &Tensor) -> Vec<f32> {
     Vec::<f32>::try_from(t.to_kind(Kind::Float).flatten(0, -1)).unwrap_or_default()
 }
 
-/// Runs every case under `root`; one line per case. Fails when any case differs beyond the
+/// Runs every case under `root`; one line per case, or with `json` one JSON array of
+/// `{case, group, rel_l2, max_abs, ids_equal, ok}`. Fails when any case differs beyond the
 /// fixtures' float32 tolerance or in any id.
-pub fn run(root: &Path) -> Result<()> {
+///
+/// # Errors
+///
+/// A root without `cases/` and `models/`, a case that cannot be run, or any mismatch.
+pub fn run(root: &Path, json: bool) -> Result<()> {
+    let mut rows = Vec::new();
     if !root.join("cases").is_dir() || !root.join("models").is_dir() {
         bail!("{} has no cases/ and models/ folders", root.display());
     }
@@ -71,6 +77,17 @@ pub fn run(root: &Path) -> Result<()> {
         if !ok {
             failures += 1;
         }
+        if json {
+            rows.push(serde_json::json!({
+                "case": case.name,
+                "group": case.group,
+                "rel_l2": worst.rel_l2,
+                "max_abs": worst.max_abs,
+                "ids_equal": ids_equal,
+                "ok": ok,
+            }));
+            continue;
+        }
         println!(
             "{:<28} {:<12} rel_l2 {:.2e}  max_abs {:.2e}  ids {}  {}",
             case.name,
@@ -81,12 +98,17 @@ pub fn run(root: &Path) -> Result<()> {
             if ok { "ok" } else { "FAIL" }
         );
     }
+    if json {
+        println!("{:#}", serde_json::Value::Array(rows));
+    }
     if failures > 0 {
         bail!(
             "{failures} of {} cases differ from the reference",
             cases.len()
         );
     }
-    println!("{} cases match the reference", cases.len());
+    if !json {
+        println!("{} cases match the reference", cases.len());
+    }
     Ok(())
 }

@@ -80,6 +80,7 @@ impl HuluMed {
         let template = TemplateOptions {
             add_generation_prompt: true,
             add_system_prompt: options.add_system_prompt,
+            extra: options.template_variables.clone(),
             ..TemplateOptions::default()
         };
         if !options.literal_text {
