@@ -56,7 +56,7 @@ impl MergedGrid {
     ///
     /// [`GridError`] when `merge` is zero or does not divide the rows and the columns.
     pub fn new(grid: PatchGrid, merge: usize) -> Result<Self, GridError> {
-        if merge == 0 || grid.rows % merge != 0 || grid.cols % merge != 0 {
+        if merge == 0 || !grid.rows.is_multiple_of(merge) || !grid.cols.is_multiple_of(merge) {
             return Err(GridError { grid, merge });
         }
         Ok(MergedGrid { grid, merge })

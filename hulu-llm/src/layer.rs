@@ -79,7 +79,12 @@ impl DecoderLayer {
     /// The layer's linear projections by their key under the layer (`self_attn.q_proj`, ...).
     pub(crate) fn linears_mut(&mut self) -> Vec<(String, &mut crate::linear::Linear)> {
         let attn = self.self_attn.linears_mut().into_iter();
-        let mlp = self.mlp.linears_mut().into_iter();
+        // Experts take no adapters (LoRA on a mixture of experts is not supported).
+        let mlp: Vec<(&'static str, &mut crate::linear::Linear)> = match &mut self.mlp {
+            FeedForward::Dense(mlp) => mlp.linears_mut().into_iter().collect(),
+            FeedForward::Sparse(_) => Vec::new(),
+        };
+        let mlp = mlp.into_iter();
         attn.map(|(n, l)| (format!("self_attn.{n}"), l))
             .chain(mlp.map(|(n, l)| (format!("mlp.{n}"), l)))
             .collect()

@@ -9,7 +9,7 @@
 
 use crate::errors::{input, to_py};
 use hulu_model::batch::{InputSpec, ReadOptions};
-use hulu_model::messages::Role;
+use hulu_model::Role;
 use hulu_model::{Item, Limits, RgbFrame, Turn, Visual, VisualKind};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyTuple};
@@ -139,6 +139,7 @@ fn frames(
         kind,
         frames,
         timestamps,
+        origin: None,
     })
 }
 

@@ -15,7 +15,7 @@
 //! the run.
 
 use crate::example::Example;
-use hulu_model::messages::Role;
+use hulu_model::Role;
 use hulu_model::{Item, LoadOptions, PrepareOptions, Turn, VisualSource};
 use serde_json::Value;
 use std::collections::BTreeMap;

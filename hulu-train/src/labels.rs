@@ -9,7 +9,7 @@
 
 use crate::{Error, Result};
 use hulu_model::conversation::to_messages;
-use hulu_model::messages::Role;
+use hulu_model::Role;
 use hulu_model::{HuluMed, TemplateOptions, Turn};
 
 /// The label of a position that carries no loss (PyTorch's `ignore_index`).

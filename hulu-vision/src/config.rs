@@ -83,7 +83,7 @@ impl VisionEncoderConfig {
                 )));
             }
         }
-        if self.hidden_size % self.num_attention_heads != 0 {
+        if !self.hidden_size.is_multiple_of(self.num_attention_heads) {
             return Err(Error::Config(format!(
                 "vision_encoder_config.hidden_size {} is not a multiple of its {} heads",
                 self.hidden_size, self.num_attention_heads

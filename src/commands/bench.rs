@@ -215,10 +215,10 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         }
     };
     println!(
-        "model        {} ({}, {})",
+        "model        {} ({}, {:?})",
         args.model.model.display(),
         super::select::kind_name(model.kind()),
-        format!("{:?}", model.device())
+        model.device()
     );
     println!("input        {frames} frames, {patches} patches");
     if args.runs > 1 {

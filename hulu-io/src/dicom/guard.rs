@@ -423,7 +423,7 @@ pub(crate) fn walk(data: &[u8], enc: Encoding, seen: &mut dyn FnMut(Seen)) -> Re
             continue;
         }
         let unit = value_unit(vr);
-        if len as usize % unit != 0 {
+        if !(len as usize).is_multiple_of(unit) {
             return Err(format!(
                 "element ({group:04X},{elem:04X}) at byte {} has VR {vr} but declares {len} bytes, \
                  not a whole number of {unit}-byte values (a VR changed without its length?)",

@@ -256,7 +256,7 @@ pub(crate) fn ybr_full_to_rgb(data: &mut [u8]) {
 
 /// Expands native YBR_FULL_422 (`Y1 Y2 Cb Cr` per pixel pair) to full-resolution YBR.
 pub(crate) fn expand_422(data: &[u8], pixels: usize) -> Result<Vec<u8>, String> {
-    if pixels % 2 != 0 || data.len() < pixels * 2 {
+    if !pixels.is_multiple_of(2) || data.len() < pixels * 2 {
         return Err(format!(
             "YBR_FULL_422 needs an even pixel count and {} bytes, found {} pixels and {} bytes",
             pixels * 2,

@@ -20,7 +20,7 @@ impl VisionRotary {
     ///
     /// [`Error::Config`] when `head_dim` is zero or not a multiple of 4.
     pub fn new(head_dim: usize, theta: f64) -> Result<Self> {
-        if head_dim == 0 || head_dim % 4 != 0 {
+        if head_dim == 0 || !head_dim.is_multiple_of(4) {
             return Err(Error::Config(format!(
                 "vision head width {head_dim} is not a positive multiple of 4, as 2-D rotary needs"
             )));
