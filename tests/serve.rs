@@ -139,6 +139,8 @@ fn ask(args: &[&str]) -> String {
         .arg("--model")
         .arg(model())
         .args(["--question", QUESTION])
+        // The server's defaults: greedy without a temperature, no system prompt.
+        .args(["--greedy", "--system-prompt", "none"])
         .args(args)
         .output()
         .expect("run hulu ask");
