@@ -1,6 +1,7 @@
 //! `PrepareOptions::template_variables` reach the chat template: Qwen3's `enable_thinking`
-//! and `tools`, on the Qwen3 template the tiny model's `tokenizer_config.json` carries (the
-//! checkpoint copy here has no `chat_template.json`, so that template is the one used).
+//! and `tools`, read by a checkpoint template written the way Qwen3's reads them (the plain
+//! Qwen3 template in the tiny model's `tokenizer_config.json` expects string contents, which
+//! Hulu-Med's multimodal turns are not).
 
 use hulu_model::{HuluMedBuilder, PrepareOptions, Turn};
 use serde_json::json;
@@ -16,6 +17,18 @@ fn qwen3_template_model() -> hulu_model::HuluMed {
             std::os::unix::fs::symlink(entry.path(), dir.join(entry.file_name())).unwrap();
         }
     }
+    let template = "{%- if tools %}<|im_start|>system\n<tools>{% for tool in tools %}\
+        {{ tool | tojson }}{% endfor %}</tools><|im_end|>\n{% endif %}\
+        {%- for m in messages %}<|im_start|>{{ m.role }}\n{% for p in m.content %}\
+        {{ p.text }}{% endfor %}<|im_end|>\n{% endfor %}\
+        {%- if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}\
+        {%- if enable_thinking is defined and enable_thinking is false %}\
+        {{ '<think>\\n\\n</think>\\n\\n' }}{% endif %}{% endif %}";
+    std::fs::write(
+        dir.join("chat_template.json"),
+        serde_json::to_string(&json!({ "chat_template": template })).unwrap(),
+    )
+    .unwrap();
     HuluMedBuilder::new(&dir).build().unwrap()
 }
 
