@@ -42,6 +42,8 @@ pub fn error_class(err: &Error) -> ErrorClass {
     match err {
         Error::Media(hulu_io::Error::InvalidRequest(_)) => ErrorClass::Input,
         Error::Io { .. }
+        | Error::ModelNotFound { .. }
+        | Error::VisualInput { .. }
         | Error::Media(_)
         | Error::Config(hulu_io::Error::Io { .. } | hulu_io::Error::NotRegularFile { .. }) => {
             ErrorClass::File
