@@ -9,6 +9,8 @@ scripts/setup-system.sh
 scripts/fetch-test-media.sh
 # The MP4 tests must run, not skip, whenever this script is the runner.
 export HULU_REQUIRE_MEDIA=1
+# A one-off build: incremental caches would only take disk (CI starts from a clean checkout).
+export CARGO_INCREMENTAL=0
 cargo fmt --all -- --check
 # `hulu/parity` adds the developer parity command (and its CLI test) to the one build.
 cargo clippy --workspace --all-targets --features hulu/parity -- -D warnings
