@@ -42,11 +42,14 @@ hulu-model = { path = "$root/hulu-model" }
 [build-dependencies]
 hulu-build = { path = "$root/hulu-build" }
 
-# Only so that this check reuses the workspace's compiled dependencies.
+# Only so that this check reuses the workspace's compiled dependencies: the same profile as
+# the workspace's Cargo.toml.
 [profile.dev.package."*"]
 opt-level = 2
+debug = false
 [profile.dev]
 opt-level = 1
+debug = "line-tables-only"
 TOML
 cat >"$dir/build.rs" <<'RS'
 fn main() {

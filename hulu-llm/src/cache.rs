@@ -189,6 +189,50 @@ impl KvCache {
         Ok(())
     }
 
+    /// The first `len` tokens of row `row` (its left padding dropped) copied into a new
+    /// one-row cache of `capacity` columns, for reuse by a later prompt that starts with the
+    /// same tokens. Keys are stored already rotated to their positions, and a row's positions
+    /// are `column - pad`, so the copied columns compute exactly what they computed in place.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidRequest`] when there is no row `row`, `len` is more than the row holds,
+    /// or `capacity` is below `len`; [`Error::Torch`] when the new buffers cannot be allocated.
+    pub fn row_prefix(&self, row: usize, len: usize, capacity: usize) -> Result<KvCache> {
+        let Some(held) = self.row_len(row) else {
+            return Err(Error::request(format!(
+                "no row {row} in a cache of {} rows",
+                self.batch
+            )));
+        };
+        if len > held || capacity < len || capacity == 0 {
+            return Err(Error::request(format!(
+                "cannot copy {len} of row {row}'s {held} tokens into {capacity} columns"
+            )));
+        }
+        let pad = self.pads[row] as i64;
+        let copy = |t: &Tensor| -> Result<Tensor> {
+            let mut size = t.size();
+            size[0] = 1;
+            size[2] = capacity as i64;
+            let out = Tensor::f_zeros(size.as_slice(), (self.kind, self.device))?;
+            out.f_narrow(2, 0, len as i64)?
+                .f_copy_(&t.f_narrow(0, row as i64, 1)?.f_narrow(2, pad, len as i64)?)?;
+            Ok(out)
+        };
+        Ok(KvCache {
+            keys: self.keys.iter().map(copy).collect::<Result<_>>()?,
+            values: self.values.iter().map(copy).collect::<Result<_>>()?,
+            batch: 1,
+            capacity,
+            len,
+            pads: vec![0],
+            bytes_per_column: self.bytes_per_column / self.batch.max(1),
+            kind: self.kind,
+            device: self.device,
+        })
+    }
+
     /// Empties the cache (same as `truncate(0)`).
     pub fn reset(&mut self) {
         self.len = 0;

@@ -172,3 +172,55 @@ fn join_and_leave_refuse_what_does_not_fit() {
     assert_eq!(batch.join(again).unwrap(), 0);
     assert_eq!(batch.row_len(0), Some(9));
 }
+
+/// A row's first tokens copied out of a batch ([`KvCache::row_prefix`], its left padding
+/// dropped) continue as a fresh prefill of the whole prompt: the reuse a follow-up question
+/// about the same study relies on.
+#[test]
+fn a_row_prefix_continues_as_a_fresh_prefill() {
+    for model in models() {
+        let dec = decoder(&model, Kind::Float);
+        let prompts = prompts(&model);
+        let (short, long) = (&prompts[1], &prompts[2]);
+        let (n_short, n_long) = (short.size()[0] as usize, long.size()[0] as usize);
+        let (mut batch, _, _) = prefill(dec.as_ref(), short, n_long + 8);
+        let (other, _, _) = prefill(dec.as_ref(), long, n_long + 8);
+        batch.join(other).unwrap();
+        assert!(batch.pads()[0] > 0, "the short row is padded in the batch");
+
+        let keep = n_short - 3;
+        let mut reused = batch.row_prefix(0, keep, n_short + 4).unwrap();
+        assert_eq!(
+            (reused.len(), reused.pads(), reused.capacity()),
+            (keep, &[0][..], n_short + 4)
+        );
+        let rest = short.narrow(0, keep as i64, 3);
+        let got = dec
+            .prefill(
+                &dec.embed(&rest.unsqueeze(0)).unwrap(),
+                &mut reused,
+                LogitsFor::Last,
+            )
+            .unwrap()
+            .logits
+            .unwrap()
+            .reshape([1, -1]);
+        let (_, _, want) = prefill(dec.as_ref(), short, n_short + 4);
+        assert_close(
+            "continued prefix",
+            &values(&got.get(0)),
+            &values(&want),
+            SAME,
+        );
+
+        assert!(
+            batch.row_prefix(0, n_short + 1, n_long).is_err(),
+            "more than the row holds"
+        );
+        assert!(batch.row_prefix(2, 1, 4).is_err(), "no such row");
+        assert!(
+            batch.row_prefix(1, 8, 4).is_err(),
+            "capacity below the length"
+        );
+    }
+}

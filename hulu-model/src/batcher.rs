@@ -14,6 +14,7 @@
 use crate::error::{Error, Result};
 use crate::generate::{FinishReason, GenerateOptions, Generation, Row, Timings};
 use crate::model::HuluMed;
+use crate::prefix::{embed_ids, PrefixCache};
 use crate::prepare::Prepared;
 use hulu_llm::{BatchCache, KvCache, LogitsFor, PREFILL_CHUNK_TOKENS};
 use std::time::{Duration, Instant};
@@ -32,6 +33,10 @@ pub enum RowEvent {
 struct Active {
     key: u64,
     row: Row,
+    /// The prompt's decoder input, `[L, hidden]`, kept for the prefix cache.
+    prompt: Tensor,
+    /// Prompt tokens that came from the prefix cache.
+    reused: usize,
     /// The id fed at the next decode step.
     last: i64,
     /// Decode steps left.
@@ -46,6 +51,7 @@ struct Pending {
     row: Row,
     embeds: Tensor,
     at: usize,
+    reused: usize,
     cache: KvCache,
     max_new: usize,
     prefill: Duration,
@@ -65,12 +71,19 @@ pub struct Batcher<'m> {
     active: Vec<Active>,
     pending: Vec<Pending>,
     ready: Vec<Ready>,
+    prefix: PrefixCache,
 }
 
 impl<'m> Batcher<'m> {
     /// An empty batch over `model` whose cache holds `capacity` columns (capped by the
     /// decoder's context): every row's prompt and new tokens, padding included.
     pub fn new(model: &'m HuluMed, capacity: usize) -> Self {
+        Self::with_prefix_cache(model, capacity, PrefixCache::new(0))
+    }
+
+    /// [`Batcher::new`] keeping finished conversations in `prefix`: a prompt that starts with
+    /// one of them (a follow-up question about the same study) prefills only its new tokens.
+    pub fn with_prefix_cache(model: &'m HuluMed, capacity: usize, prefix: PrefixCache) -> Self {
         let capacity = capacity
             .min(model.decoder.config().max_position_embeddings)
             .max(1);
@@ -81,7 +94,13 @@ impl<'m> Batcher<'m> {
             active: Vec::new(),
             pending: Vec::new(),
             ready: Vec::new(),
+            prefix,
         }
+    }
+
+    /// The prefix cache (conversations held, bytes).
+    pub fn prefix_cache(&self) -> &PrefixCache {
+        &self.prefix
     }
 
     /// Rows decoding now.
@@ -129,12 +148,16 @@ impl<'m> Batcher<'m> {
             .f_unsqueeze(0)?;
         let row = Row::new(self.model, prepared, options, &self.model.eos_ids(), 0)?;
         // Full capacity: when the batch is empty this cache becomes the batch.
-        let cache = decoder.new_cache(1, self.capacity)?;
+        let (cache, reused) = match self.prefix.lookup(&embeds.f_get(0)?, self.capacity)? {
+            Some(hit) => hit,
+            None => (decoder.new_cache(1, self.capacity)?, 0),
+        };
         self.pending.push(Pending {
             key,
             row,
             embeds,
-            at: 0,
+            at: reused,
+            reused,
             cache,
             max_new: options.max_new_tokens,
             prefill: Duration::ZERO,
@@ -214,6 +237,8 @@ impl<'m> Batcher<'m> {
         }
         let active = Active {
             key: p.key,
+            prompt: p.embeds.f_get(0)?,
+            reused: p.reused,
             last: p.row.ids.last().copied().unwrap_or(0),
             remaining: p.max_new - 1,
             prefill: p.prefill,
@@ -221,6 +246,7 @@ impl<'m> Batcher<'m> {
             row: p.row,
         };
         if active.row.done || active.remaining == 0 {
+            keep_prefix(&mut self.prefix, self.model, &active, &p.cache, 0)?;
             finish(active, events)?;
         } else {
             self.ready.push(Ready {
@@ -286,6 +312,9 @@ impl<'m> Batcher<'m> {
             }
         }
         for &b in finished.iter().rev() {
+            if let Some(cache) = &self.cache {
+                keep_prefix(&mut self.prefix, self.model, &self.active[b], cache, b)?;
+            }
             let a = self.remove_row(b)?;
             finish(a, events)?;
         }
@@ -304,6 +333,30 @@ impl<'m> Batcher<'m> {
     }
 }
 
+/// Adds a finished request's conversation (row `b` of `cache`) to the prefix cache.
+fn keep_prefix(
+    prefix: &mut PrefixCache,
+    model: &HuluMed,
+    a: &Active,
+    cache: &KvCache,
+    b: usize,
+) -> Result<()> {
+    if prefix.capacity() == 0 {
+        return Ok(());
+    }
+    // The cache holds the prompt and every generated id but the last (never fed).
+    let fed = &a.row.ids[..a.row.ids.len().saturating_sub(1)];
+    let held = if fed.is_empty() {
+        a.prompt.shallow_clone()
+    } else {
+        Tensor::f_cat(&[&a.prompt, &embed_ids(model.decoder.as_ref(), fed)?], 0)?
+    };
+    if Some(held.size()[0] as usize) == cache.row_len(b) {
+        prefix.store(held, cache, b)?;
+    }
+    Ok(())
+}
+
 /// Reports a finished row: the text stream's held-back tail as a last piece, then its
 /// generation.
 fn finish(mut a: Active, events: &mut Vec<(u64, RowEvent)>) -> Result<()> {
@@ -320,6 +373,8 @@ fn finish(mut a: Active, events: &mut Vec<(u64, RowEvent)>) -> Result<()> {
         ..Timings::default()
     };
     let key = a.key;
-    events.push((key, RowEvent::Finished(a.row.finish(timings)?)));
+    let mut generation = a.row.finish(timings)?;
+    generation.reused_tokens = a.reused;
+    events.push((key, RowEvent::Finished(generation)));
     Ok(())
 }

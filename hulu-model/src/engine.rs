@@ -8,7 +8,7 @@
 //! `tch::no_grad`, so the stages it calls can also be run with gradients by a trainer.
 
 use crate::error::{Error, Result};
-use hulu_llm::{CausalDecoder, LogitsFor};
+use hulu_llm::{CausalDecoder, KvCache, LogitsFor};
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 use tch::{Kind, Tensor};
@@ -58,11 +58,10 @@ pub(crate) fn run(
     prompts: &[&Tensor],
     max_new_tokens: usize,
     capacity: usize,
-    mut pick: impl FnMut(usize, &Tensor) -> Result<Pick>,
+    pick: impl FnMut(usize, &Tensor) -> Result<Pick>,
 ) -> Result<LoopTimings> {
-    let mut timings = LoopTimings::default();
     if prompts.is_empty() || max_new_tokens == 0 {
-        return Ok(timings);
+        return Ok(LoopTimings::default());
     }
     let t = Instant::now();
     let hidden = decoder.config().hidden_size as i64;
@@ -77,15 +76,55 @@ pub(crate) fn run(
             .f_copy_(&p.f_to_device(device)?.f_to_kind(kind)?)?;
     }
     let mut cache = decoder.new_cache(prompts.len(), capacity.max(1))?;
-    let mut logits = decoder
+    let logits = decoder
         .prefill_padded(&batch, &lengths, &mut cache, LogitsFor::Last)?
         .logits
         .ok_or_else(|| Error::Assembly("decoder returned no logits".into()))?;
-    timings.prefill = t.elapsed();
+    let prefill = t.elapsed();
+    let decode = decode_loop(decoder, &mut cache, logits, max_new_tokens, pick)?;
+    Ok(LoopTimings { prefill, decode })
+}
 
+/// One prompt whose first tokens are already in `cache` (one row): prefills the rest,
+/// `suffix` (`[n, hidden]`, `n > 0`), then decodes as [`run`] does. The cache keeps every
+/// token fed, for the next reuse.
+pub(crate) fn run_cached(
+    decoder: &dyn CausalDecoder,
+    cache: &mut KvCache,
+    suffix: &Tensor,
+    max_new_tokens: usize,
+    pick: impl FnMut(usize, &Tensor) -> Result<Pick>,
+) -> Result<LoopTimings> {
+    if max_new_tokens == 0 {
+        return Ok(LoopTimings::default());
+    }
     let t = Instant::now();
-    let mut last = vec![0i64; prompts.len()];
-    let mut done = vec![false; prompts.len()];
+    let embeds = suffix
+        .f_to_device(decoder.device())?
+        .f_to_kind(decoder.kind())?
+        .f_unsqueeze(0)?;
+    let logits = decoder
+        .prefill(&embeds, cache, LogitsFor::Last)?
+        .logits
+        .ok_or_else(|| Error::Assembly("decoder returned no logits".into()))?
+        .f_reshape([1, -1])?;
+    let prefill = t.elapsed();
+    let decode = decode_loop(decoder, cache, logits, max_new_tokens, pick)?;
+    Ok(LoopTimings { prefill, decode })
+}
+
+/// The decode steps after a prefill whose next-token logits (`[B, V]`) are `logits`.
+fn decode_loop(
+    decoder: &dyn CausalDecoder,
+    cache: &mut KvCache,
+    mut logits: Tensor,
+    max_new_tokens: usize,
+    mut pick: impl FnMut(usize, &Tensor) -> Result<Pick>,
+) -> Result<Duration> {
+    let t = Instant::now();
+    let rows = cache.batch();
+    let mut last = vec![0i64; rows];
+    let mut done = vec![false; rows];
     for step in 0..max_new_tokens {
         for (row, finished) in done.iter_mut().enumerate() {
             if !*finished {
@@ -97,11 +136,10 @@ pub(crate) fn run(
         if step + 1 == max_new_tokens || done.iter().all(|&d| d) {
             break;
         }
-        let next = Tensor::f_from_slice(&last)?.f_to_device(device)?;
-        logits = decoder.decode_step(&next, &mut cache)?;
+        let next = Tensor::f_from_slice(&last)?.f_to_device(decoder.device())?;
+        logits = decoder.decode_step(&next, cache)?;
     }
-    timings.decode = t.elapsed();
-    Ok(timings)
+    Ok(t.elapsed())
 }
 
 /// What [`greedy`] generates.

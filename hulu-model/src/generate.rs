@@ -5,6 +5,7 @@ use crate::conversation::Turn;
 use crate::engine::{self, Pick, StreamControl};
 use crate::error::{Error, Result};
 use crate::model::HuluMed;
+use crate::prefix::PrefixCache;
 use crate::prepare::{PrepareOptions, Prepared, TokenCounts};
 use crate::sampling::{logits_to_vec, Sampler, SamplingOptions};
 use crate::stream::{TextStream, TextStreamOptions};
@@ -85,6 +86,9 @@ pub struct Generation {
     pub counts: TokenCounts,
     /// Time per stage.
     pub timings: Timings,
+    /// Prompt tokens whose keys and values came from a [`PrefixCache`] instead of the
+    /// prefill (0 without one).
+    pub reused_tokens: usize,
 }
 
 impl Generation {
@@ -181,6 +185,94 @@ impl HuluMed {
         let mut out =
             self.generate_prepared_batch(&[prepared], options, |_, piece| on_text(piece))?;
         Ok(out.remove(0))
+    }
+
+    /// [`HuluMed::generate_prepared`] reusing the keys and values of the longest prefix of
+    /// the prompt that `prefix` holds (the earlier turns of a chat, an earlier question about
+    /// the same study), and adding this conversation (prompt and answer) to it: only the new
+    /// tokens are prefilled. [`Generation::reused_tokens`] says how many were not.
+    ///
+    /// The answer is the one [`HuluMed::generate_prepared`] gives up to floating-point
+    /// rounding: reused keys and values of generated tokens were computed one step at a time,
+    /// where a fresh prefill computes them together.
+    ///
+    /// # Errors
+    ///
+    /// As [`HuluMed::generate_prepared_batch`].
+    pub fn generate_prepared_reusing<R: StreamControl>(
+        &self,
+        prepared: &Prepared,
+        options: &GenerateOptions,
+        prefix: &mut PrefixCache,
+        mut on_text: impl FnMut(&str) -> R,
+    ) -> Result<Generation> {
+        let _span =
+            tracing::info_span!("generate_reusing", max_new = options.max_new_tokens).entered();
+        options.sampling.validate()?;
+        let len = prepared.lm_input_ids.len();
+        let capacity = len + options.max_new_tokens;
+        let max = self.decoder.config().max_position_embeddings;
+        if capacity > max {
+            return Err(Error::PromptTooLong {
+                tokens: capacity,
+                max,
+            });
+        }
+        let decoder = self.decoder.as_ref();
+        let mut row = Row::new(self, prepared, options, &self.eos_ids(), 0)?;
+        let (timings, reused) = tch::no_grad(|| -> Result<_> {
+            let embeds = prepared
+                .inputs_embeds
+                .f_to_device(decoder.device())?
+                .f_to_kind(decoder.kind())?;
+            let (mut cache, reused) = match prefix.lookup(&embeds, capacity)? {
+                Some(hit) => hit,
+                None => (decoder.new_cache(1, capacity.max(1))?, 0),
+            };
+            let suffix = embeds.f_narrow(0, reused as i64, (len - reused) as i64)?;
+            let run = engine::run_cached(
+                decoder,
+                &mut cache,
+                &suffix,
+                options.max_new_tokens,
+                |_, logits| {
+                    let piece = row.step(logits)?;
+                    if !piece.is_empty() && on_text(&piece).flow().is_break() {
+                        row.finish = FinishReason::Cancelled;
+                        row.done = true;
+                    }
+                    Ok(Pick {
+                        id: row.ids.last().copied().unwrap_or(0),
+                        done: row.done,
+                    })
+                },
+            )?;
+            // The cache holds the prompt and every generated id but the last (never fed).
+            let fed = &row.ids[..row.ids.len().saturating_sub(1)];
+            let held = if fed.is_empty() {
+                embeds
+            } else {
+                Tensor::f_cat(&[embeds, crate::prefix::embed_ids(decoder, fed)?], 0)?
+            };
+            if held.size()[0] as usize == cache.len() {
+                prefix.store(held, &cache, 0)?;
+            }
+            Ok((run, reused))
+        })?;
+        if row.finish != FinishReason::Cancelled {
+            let rest = row.stream.finish()?;
+            if !rest.is_empty() {
+                let _ = on_text(&rest).flow();
+                row.text.push_str(&rest);
+            }
+        }
+        let mut generation = row.finish(Timings {
+            prefill: timings.prefill,
+            decode: timings.decode,
+            ..Timings::default()
+        })?;
+        generation.reused_tokens = reused;
+        Ok(generation)
     }
 
     /// Answers several conversations together: their prompts are left-padded into one batch
@@ -392,6 +484,7 @@ impl Row {
             finish: self.finish,
             counts: self.counts,
             timings,
+            reused_tokens: 0,
         })
     }
 }

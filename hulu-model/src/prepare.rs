@@ -4,6 +4,7 @@
 //! of [`crate::stages`]; [`HuluMed::prepare`] composes them for inference.
 
 use crate::conversation::Turn;
+use crate::encoder_cache::{CacheUse, EncoderCache};
 use crate::error::Result;
 use crate::model::HuluMed;
 use hulu_compress::FrameStats;
@@ -124,10 +125,32 @@ impl HuluMed {
     /// and [`HuluMed::splice_visuals`].
     pub fn prepare(&self, turns: &[Turn], options: &PrepareOptions) -> Result<Prepared> {
         let _span = tracing::info_span!("prepare", turns = turns.len()).entered();
-        tch::no_grad(|| self.prepare_stages(turns, options))
+        tch::no_grad(|| self.prepare_stages(turns, options, None)).map(|(prepared, _)| prepared)
     }
 
-    fn prepare_stages(&self, turns: &[Turn], options: &PrepareOptions) -> Result<Prepared> {
+    /// [`HuluMed::prepare`] with each visual's features looked up in (and added to) `cache`:
+    /// a follow-up question about a study, or a chat turn after one that attached it, skips
+    /// the encoder for that study. The result is the one [`HuluMed::prepare`] gives.
+    ///
+    /// # Errors
+    ///
+    /// As [`HuluMed::prepare`].
+    pub fn prepare_cached(
+        &self,
+        turns: &[Turn],
+        options: &PrepareOptions,
+        cache: &mut EncoderCache,
+    ) -> Result<(Prepared, CacheUse)> {
+        let _span = tracing::info_span!("prepare", turns = turns.len(), cached = true).entered();
+        tch::no_grad(|| self.prepare_stages(turns, options, Some(cache)))
+    }
+
+    fn prepare_stages(
+        &self,
+        turns: &[Turn],
+        options: &PrepareOptions,
+        cache: Option<&mut EncoderCache>,
+    ) -> Result<(Prepared, CacheUse)> {
         let start = Instant::now();
         let mut timings = PrepareTimings::default();
         let rendered = self.render_prompt(turns, options)?;
@@ -136,7 +159,7 @@ impl HuluMed {
             let input_ids = rendered.expand(&[])?;
             let spliced = self.splice_visuals(&input_ids, None)?;
             timings.preprocess = start.elapsed();
-            return Ok(Prepared {
+            let prepared = Prepared {
                 prompt: rendered.prompt,
                 input_ids,
                 lm_input_ids: spliced.lm_input_ids,
@@ -149,21 +172,25 @@ impl HuluMed {
                 inputs_embeds: spliced.inputs_embeds,
                 counts: spliced.counts,
                 timings,
-            });
+            };
+            return Ok((prepared, CacheUse::default()));
         };
         // Before the encoder runs: a prompt that does not fit the visuals fails fast.
         let input_ids = rendered.expand(&pre.grids)?;
         timings.preprocess = start.elapsed();
 
         let t = Instant::now();
-        let encoded = self.encode_visuals(&pre)?;
+        let (encoded, used) = match cache {
+            Some(cache) => cache.encode(self, &pre)?,
+            None => (self.encode_visuals(&pre)?, CacheUse::default()),
+        };
         timings.vision = t.elapsed();
 
         let t = Instant::now();
         let keep = self.compress_visuals(&pre, options)?;
         let spliced = self.splice_visuals(&input_ids, Some((&encoded, &keep)))?;
         timings.compress = t.elapsed();
-        Ok(Prepared {
+        let prepared = Prepared {
             prompt: rendered.prompt,
             input_ids,
             lm_input_ids: spliced.lm_input_ids,
@@ -176,6 +203,7 @@ impl HuluMed {
             inputs_embeds: spliced.inputs_embeds,
             counts: spliced.counts,
             timings,
-        })
+        };
+        Ok((prepared, used))
     }
 }

@@ -5,8 +5,8 @@ encoder cache. Run against a server started by the operator, e.g.
     target/release/hulu serve --model /tmp/bench-qwen2 --dtype bf16 --media-root /tmp --max-batch 16 --port 8000
     .cache/venv/bin/python hulu-server/bench/bench.py --base http://127.0.0.1:8000 --volume vol180.nii
 
-Restart the server with --encoder-cache 0 and pass --no-cache-run to time the uncached
-follow-up (the script reports which it measured from the usage it gets back)."""
+Restart the server with --encoder-cache 0 --prefix-cache 0 (and --streams "") to time the
+follow-up without reuse (the script reports what it measured from the usage it gets back)."""
 import argparse
 import statistics
 import threading
@@ -43,7 +43,7 @@ def stream_once(i, results):
     results.append((start, first, time.monotonic(), tokens))
 
 
-for n in [int(s) for s in args.streams.split(",")]:
+for n in [int(s) for s in args.streams.split(",") if s]:
     rates = []
     for _ in range(args.runs):
         results = []
@@ -60,27 +60,40 @@ for n in [int(s) for s in args.streams.split(",")]:
     print(f"{n:2d} streams: aggregate decode {statistics.median(rates):.1f} tok/s (median of {args.runs})")
 
 
-def ask(question):
+def ask(history, question):
+    """Streams one question after `history`; returns (time to first token, answer, usage)."""
     start = time.monotonic()
     first = None
     usage = None
+    text = ""
+    messages = history + [{"role": "user", "content": question}]
     for chunk in c.chat.completions.create(
-        model=model,
-        messages=[{"role": "user", "content": [
-            {"type": "nifti", "nifti": {"path": args.volume, "slices": args.slices}},
-            {"type": "text", "text": question}]}],
-        max_tokens=4, stream=True, stream_options={"include_usage": True},
+        model=model, messages=messages,
+        max_tokens=args.new, stream=True, stream_options={"include_usage": True},
         extra_body={"hulu": {"compression": False}},
     ):
-        if chunk.choices and chunk.choices[0].delta.content and first is None:
-            first = time.monotonic()
+        if chunk.choices and chunk.choices[0].delta.content:
+            first = first or time.monotonic()
+            text += chunk.choices[0].delta.content
         if chunk.usage:
             usage = chunk.usage
-    return (first or time.monotonic()) - start, usage.model_extra.get("encoder_cache_hit")
+    return (first or time.monotonic()) - start, text, usage
 
 
-first_ttft, _ = ask("Describe the volume.")
-follow = [ask(f"Follow-up question {i}?") for i in range(args.runs)]
-ttft = statistics.median(t for t, _ in follow)
-print(f"first question TTFT {first_ttft:.2f} s; follow-up TTFT {ttft:.2f} s "
-      f"(encoder cache hit: {follow[0][1]}); ratio {ttft / first_ttft:.2f}")
+study = [{"type": "nifti", "nifti": {"path": args.volume, "slices": args.slices}},
+         {"type": "text", "text": "Describe the volume."}]
+follow = []
+for i in range(args.runs):
+    # A fresh conversation each run (a different first question), then its follow-up.
+    study[1]["text"] = f"Describe the volume ({i})."
+    first_ttft, answer, _ = ask([], study)
+    ttft, _, usage = ask([{"role": "user", "content": study},
+                          {"role": "assistant", "content": answer}], "Which finding matters most?")
+    follow.append((first_ttft, ttft, usage))
+first_ttft = statistics.median(f[0] for f in follow)
+ttft = statistics.median(f[1] for f in follow)
+usage = follow[-1][2]
+print(f"first question TTFT {first_ttft:.2f} s; follow-up TTFT {ttft:.2f} s (median of {args.runs}; "
+      f"encoder cache hit: {usage.model_extra.get('encoder_cache_hit')}, "
+      f"{usage.prompt_tokens_details.cached_tokens} of {usage.prompt_tokens} prompt tokens from the prefix cache); "
+      f"ratio {ttft / first_ttft:.2f}")

@@ -50,8 +50,11 @@ pub struct ServerConfig {
     pub body_timeout: Duration,
     /// After SIGTERM, how long in-flight requests may take to finish (default 30 s).
     pub grace_period: Duration,
-    /// Encoded studies kept for follow-up questions (default 16; 0 disables the cache).
+    /// Encoded visuals kept for follow-up questions (default 16; 0 disables the cache).
     pub encoder_cache_entries: usize,
+    /// Finished conversations whose decoder KV cache is kept, so a follow-up question with the
+    /// same beginning prefills only its new tokens (default 8; 0 disables it).
+    pub prefix_cache_entries: usize,
     /// An operator system prompt put before every conversation (its control tokens are read
     /// as such, unlike the clients' text).
     pub system_prompt: Option<String>,
@@ -81,6 +84,7 @@ impl Default for ServerConfig {
             body_timeout: Duration::from_secs(60),
             grace_period: Duration::from_secs(30),
             encoder_cache_entries: 16,
+            prefix_cache_entries: 8,
             system_prompt: None,
         }
     }
@@ -155,7 +159,7 @@ impl ServerConfig {
         format!(
             "hulu serve: http://{} model {:?} | api key {} | media root {} | max batch {}, context {}, queue {}, \
              max tokens {}, visual tokens {}, frames {}, body {} MiB, upload {} MiB (quota {} MiB, kept {} s), \
-             header/body timeout {}/{} s, grace {} s, encoder cache {}",
+             header/body timeout {}/{} s, grace {} s, encoder cache {}, prefix cache {}",
             self.addr(),
             self.model_id,
             if self.api_key.is_some() { "required" } else { "off" },
@@ -176,6 +180,7 @@ impl ServerConfig {
             self.body_timeout.as_secs(),
             self.grace_period.as_secs(),
             self.encoder_cache_entries,
+            self.prefix_cache_entries,
         )
     }
 }

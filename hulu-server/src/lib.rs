@@ -13,7 +13,6 @@
 //! [`ServerConfig`]: loopback only unless an API key is set, bounded bodies, uploads, queue
 //! and per-request work, header and body timeouts, user text encoded literally.
 
-pub mod cache;
 pub mod config;
 pub mod content;
 pub mod error;

@@ -32,6 +32,8 @@ pub struct Metrics {
     pub cache_hits: AtomicU64,
     /// Encoder-cache misses.
     pub cache_misses: AtomicU64,
+    /// Prompt tokens whose keys and values came from the prefix cache.
+    pub prefix_tokens: AtomicU64,
     /// Generations stopped because their client left.
     pub cancelled: AtomicU64,
 }
@@ -145,6 +147,12 @@ impl Metrics {
             "hulu_encoder_cache_misses_total",
             "Visual features computed.",
             get(&self.cache_misses).to_string(),
+        );
+        counter(
+            &mut out,
+            "hulu_prefix_cache_tokens_total",
+            "Prompt tokens whose keys and values came from the prefix cache.",
+            get(&self.prefix_tokens).to_string(),
         );
         counter(
             &mut out,

@@ -269,9 +269,11 @@ fn finish_reason(f: FinishReason) -> &'static str {
     }
 }
 
-fn usage(counts: &TokenCounts, completion: usize, cached: bool) -> Value {
+fn usage(counts: &TokenCounts, completion: usize, cached: bool, cached_tokens: usize) -> Value {
     json!({
         "prompt_tokens": counts.total(),
+        // OpenAI's field for prompt tokens served from a prefix cache.
+        "prompt_tokens_details": {"cached_tokens": cached_tokens},
         "completion_tokens": completion,
         "total_tokens": counts.total() + completion,
         "visual_tokens_before_compression": counts.visual_before,
@@ -355,6 +357,7 @@ async fn chat(State(state): State<Shared>, body: Body) -> Result<Response, ApiEr
                 Event::Done {
                     completion_tokens,
                     finish,
+                    cached_tokens,
                 } => {
                     return Ok(Json(json!({
                         "id": id,
@@ -367,7 +370,7 @@ async fn chat(State(state): State<Shared>, body: Body) -> Result<Response, ApiEr
                             "logprobs": null,
                             "finish_reason": finish_reason(finish),
                         }],
-                        "usage": usage(&counts, completion_tokens, cached),
+                        "usage": usage(&counts, completion_tokens, cached, cached_tokens),
                     }))
                     .into_response())
                 }
@@ -401,13 +404,14 @@ async fn chat(State(state): State<Shared>, body: Body) -> Result<Response, ApiEr
                 Event::Done {
                     completion_tokens,
                     finish,
+                    cached_tokens,
                 } => {
                     let mut out = vec![chunk(json!({}), Some(finish_reason(finish)))];
                     if include_usage {
                         let body = json!({
                             "id": id, "object": "chat.completion.chunk", "created": created,
                             "model": model, "choices": [],
-                            "usage": usage(&counts, completion_tokens, cached),
+                            "usage": usage(&counts, completion_tokens, cached, cached_tokens),
                         });
                         out.push(Ok(SseEvent::default().data(body.to_string())));
                     }

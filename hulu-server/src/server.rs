@@ -115,6 +115,7 @@ pub async fn serve_on(
             max_batch: config.max_batch,
             max_context: config.max_context,
             cache_entries: config.encoder_cache_entries,
+            prefix_entries: config.prefix_cache_entries,
         },
     );
     let files = FileStore::new(

@@ -6,15 +6,16 @@
 //!
 //! Preparing a newcomer (reading its prompt, the vision encoder on a miss of the encoder
 //! cache) runs on this thread between steps, so a large study pauses the running rows for
-//! its encoding; the prefill itself is interleaved chunk by chunk.
+//! its encoding; the prefill itself is interleaved chunk by chunk, and starts after the
+//! longest prefix the batcher's prefix cache holds (a follow-up question about the same
+//! study prefills only the question).
 
-use crate::cache::{self, EncoderCache};
 use crate::content::Conversation;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use hulu_model::{
-    Batcher, FinishReason, GenerateOptions, HuluMed, PrepareOptions, PrepareTimings, Prepared,
-    RowEvent, TokenCounts, Turn,
+    Batcher, EncoderCache, FinishReason, GenerateOptions, HuluMed, PrefixCache, PrepareOptions,
+    RowEvent, TokenCounts,
 };
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -44,7 +45,7 @@ pub enum Event {
     Started {
         /// Token accounting of the prompt.
         counts: TokenCounts,
-        /// Whether the visual features came from the encoder cache.
+        /// Whether every visual's features came from the encoder cache (and there were some).
         cached: bool,
     },
     /// Visible text.
@@ -55,6 +56,8 @@ pub enum Event {
         completion_tokens: usize,
         /// Why it ended.
         finish: FinishReason,
+        /// Prompt tokens whose keys and values came from the prefix cache.
+        cached_tokens: usize,
     },
     /// The job failed.
     Failed(ApiError),
@@ -67,8 +70,10 @@ pub struct BatchSettings {
     pub max_batch: usize,
     /// Columns of the batch's KV cache (prompt, new tokens and padding of every row).
     pub max_context: usize,
-    /// Encoded studies kept.
+    /// Encoded visuals kept.
     pub cache_entries: usize,
+    /// Finished conversations whose KV cache is kept for follow-up questions.
+    pub prefix_entries: usize,
 }
 
 /// A job in the batch: where its events go and what to report at the end.
@@ -104,7 +109,14 @@ fn run_loop(
     settings: BatchSettings,
 ) {
     let mut cache = EncoderCache::new(settings.cache_entries);
-    let mut batcher = Batcher::new(model, settings.max_context);
+    let new_batcher = || {
+        Batcher::with_prefix_cache(
+            model,
+            settings.max_context,
+            PrefixCache::new(settings.prefix_entries),
+        )
+    };
+    let mut batcher = new_batcher();
     let mut live: HashMap<u64, Live> = HashMap::new();
     let mut next_key = 0u64;
     let mut closed = false;
@@ -192,9 +204,13 @@ fn run_loop(
                         RowEvent::Finished(g) => {
                             metrics
                                 .decoded(g.ids.len() as u64, g.timings.prefill + g.timings.decode);
+                            metrics
+                                .prefix_tokens
+                                .fetch_add(g.reused_tokens as u64, Ordering::Relaxed);
                             let _ = l.events.send(Event::Done {
                                 completion_tokens: g.ids.len(),
                                 finish: g.finish,
+                                cached_tokens: g.reused_tokens,
                             });
                             live.remove(&key);
                         }
@@ -209,7 +225,7 @@ fn run_loop(
                         "the batch failed: {e}"
                     ))));
                 }
-                batcher = Batcher::new(model, settings.max_context);
+                batcher = new_batcher();
             }
         }
         if batcher.is_empty() {
@@ -241,9 +257,16 @@ fn admit(
             });
         }
     }
-    let (prepared, cached) =
-        prepare_cached(model, cache, metrics, &job.conversation.turns, &job.prepare)
-            .map_err(ApiError::from_model)?;
+    let (prepared, used) = model
+        .prepare_cached(&job.conversation.turns, &job.prepare, cache)
+        .map_err(ApiError::from_model)?;
+    metrics
+        .cache_hits
+        .fetch_add(used.hits as u64, Ordering::Relaxed);
+    metrics
+        .cache_misses
+        .fetch_add(used.misses as u64, Ordering::Relaxed);
+    let cached = used.hits > 0 && used.misses == 0;
     batcher
         .admit(key, &prepared, &job.generate)
         .map_err(ApiError::from_model)?;
@@ -256,70 +279,6 @@ fn admit(
         return Ok(false);
     }
     Ok(true)
-}
-
-/// [`HuluMed::prepare`] with the encode stage's output looked up in (and added to) `cache`.
-///
-/// # Errors
-///
-/// Those of the stages.
-pub fn prepare_cached(
-    model: &HuluMed,
-    cache: &mut EncoderCache,
-    metrics: &Metrics,
-    turns: &[Turn],
-    options: &PrepareOptions,
-) -> hulu_model::Result<(Prepared, bool)> {
-    tch::no_grad(|| {
-        let start = Instant::now();
-        let rendered = model.render_prompt(turns, options)?;
-        let visuals: Vec<_> = turns.iter().flat_map(Turn::visuals).collect();
-        let Some(pre) = model.preprocess_visuals(&visuals, options)? else {
-            return Ok((model.prepare(turns, options)?, false));
-        };
-        let input_ids = rendered.expand(&pre.grids)?;
-        let preprocess = start.elapsed();
-        let t = Instant::now();
-        let key = cache::key(&pre).map_err(|e| hulu_model::Error::Tensor(e.to_string()))?;
-        let (encoded, hit) = match cache.get(&key) {
-            Some(e) => {
-                metrics.cache_hits.fetch_add(1, Ordering::Relaxed);
-                (e, true)
-            }
-            None => {
-                metrics.cache_misses.fetch_add(1, Ordering::Relaxed);
-                let e = model.encode_visuals(&pre)?;
-                cache.put(key, &e);
-                (e, false)
-            }
-        };
-        let vision = t.elapsed();
-        let t = Instant::now();
-        let keep = model.compress_visuals(&pre, options)?;
-        let spliced = model.splice_visuals(&input_ids, Some((&encoded, &keep)))?;
-        let compress = t.elapsed();
-        Ok((
-            Prepared {
-                prompt: rendered.prompt,
-                input_ids,
-                lm_input_ids: spliced.lm_input_ids,
-                grids: pre.grids,
-                pixel_values: None,
-                vision_features: None,
-                mm_features: None,
-                keep: keep.into_vec(),
-                frames: spliced.frames,
-                inputs_embeds: spliced.inputs_embeds,
-                counts: spliced.counts,
-                timings: PrepareTimings {
-                    preprocess,
-                    vision,
-                    compress,
-                },
-            },
-            hit,
-        ))
-    })
 }
 
 /// How long a 429'd client should wait: a rough decode time of the queue ahead.

@@ -5,12 +5,41 @@
 use super::progress::spinner;
 use super::select::kind_name;
 use anyhow::Result;
-use hulu_model::{GenerateOptions, Generation, HuluMed, PrepareOptions, StreamControl, Turn};
+use hulu_model::{
+    CacheUse, EncoderCache, GenerateOptions, Generation, HuluMed, PrefixCache, PrepareOptions,
+    StreamControl, Turn,
+};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
-/// Prepares `turns` and generates, showing the stage on a terminal; returns the generation
-/// and the rendered prompt.
+/// What a conversation keeps between turns: each file's encoded features and the decoder's
+/// KV cache of the turns so far, so a follow-up question costs only its new tokens.
+pub struct Reuse {
+    /// Encoded visuals.
+    pub encoder: EncoderCache,
+    /// The conversation so far in the decoder's cache.
+    pub prefix: PrefixCache,
+}
+
+impl Reuse {
+    /// Room for one conversation and its files.
+    pub fn new() -> Self {
+        Reuse {
+            encoder: EncoderCache::new(64),
+            prefix: PrefixCache::new(1),
+        }
+    }
+
+    /// Forgets everything (a new conversation).
+    pub fn clear(&mut self) {
+        self.encoder.clear();
+        self.prefix.clear();
+    }
+}
+
+/// Prepares `turns` and generates, showing the stage on a terminal, reusing and filling
+/// `reuse` when given; returns the generation, the rendered prompt and how the encoder cache
+/// served the visuals.
 ///
 /// # Errors
 ///
@@ -20,8 +49,9 @@ pub fn answer<R: StreamControl>(
     turns: &[Turn],
     prepare: &PrepareOptions,
     options: &GenerateOptions,
+    mut reuse: Option<&mut Reuse>,
     mut on_text: impl FnMut(&str) -> R,
-) -> Result<(Generation, String)> {
+) -> Result<(Generation, String, CacheUse)> {
     let frames: usize = turns
         .iter()
         .flat_map(Turn::visuals)
@@ -33,24 +63,31 @@ pub fn answer<R: StreamControl>(
         "preparing the prompt".to_string()
     });
     let start = Instant::now();
-    let prepared = model.prepare(turns, prepare)?;
+    let (prepared, used) = match reuse.as_deref_mut() {
+        Some(r) => model.prepare_cached(turns, prepare, &mut r.encoder)?,
+        None => (model.prepare(turns, prepare)?, CacheUse::default()),
+    };
     let prepare_time = start.elapsed();
     stage.finish_and_clear();
     let mut stage = Some(spinner(format!(
         "prefill {} tokens",
         prepared.lm_input_ids.len()
     )));
-    let mut generation = model.generate_prepared(&prepared, options, |piece| {
+    let on_piece = |piece: &str| {
         if let Some(s) = stage.take() {
             s.finish_and_clear();
         }
         on_text(piece)
-    })?;
+    };
+    let mut generation = match reuse {
+        Some(r) => model.generate_prepared_reusing(&prepared, options, &mut r.prefix, on_piece)?,
+        None => model.generate_prepared(&prepared, options, on_piece)?,
+    };
     if let Some(s) = stage.take() {
         s.finish_and_clear();
     }
     generation.timings.prepare = prepare_time;
-    Ok((generation, prepared.prompt))
+    Ok((generation, prepared.prompt, used))
 }
 
 /// The `--json` object of one answer: the text, why it ended, the token counts before and

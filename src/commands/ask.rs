@@ -58,7 +58,7 @@ pub fn run(args: &AskArgs) -> Result<()> {
     let options = args.generate.options(model.generation_config());
     let stdout = std::io::stdout();
     let streaming = !args.json;
-    let (generation, prompt) = answer(&model, &turns, &prepare, &options, |piece| {
+    let (generation, prompt, _) = answer(&model, &turns, &prepare, &options, None, |piece| {
         if streaming {
             let mut out = stdout.lock();
             let _ = out.write_all(piece.as_bytes());

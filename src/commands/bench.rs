@@ -42,6 +42,10 @@ pub struct BenchArgs {
     /// Print one JSON object instead of the table.
     #[arg(long)]
     json: bool,
+    /// Also time a follow-up question about the same study: from scratch, and with the
+    /// encoder and prefix caches the first question filled (as `hulu chat` and `hulu serve`).
+    #[arg(long)]
+    follow_up: bool,
 }
 
 /// Peak resident memory of this process (VmHWM), in bytes; `None` off Linux.
@@ -106,6 +110,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let mut passes = Vec::with_capacity(args.runs);
     let (mut peak_prepare, mut peak_generate) = (None, None);
     let mut shape = None;
+    let mut last_visual = None;
     for _ in 0..args.runs {
         let e2e = Instant::now();
         let t = Instant::now();
@@ -118,6 +123,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         })?;
         let read = t.elapsed();
         let frames = visual.frames.len();
+        last_visual = Some(visual.clone());
         let turns = [question_turn(
             vec![Item::Visual(visual)],
             "Describe the findings in this study.",
@@ -156,6 +162,19 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         shape = Some((frames, patches, prepared.counts, generation.ids.len()));
     }
     let (frames, patches, c, new_tokens) = shape.expect("at least one run");
+    let follow_up = match (args.follow_up, last_visual) {
+        (true, Some(visual)) => Some(super::follow_up::measure(
+            &model,
+            Item::Visual(visual),
+            "Describe the findings in this study.",
+            &PrepareOptions {
+                compression: Some(args.compress),
+                ..PrepareOptions::default()
+            },
+            args.new_tokens,
+        )?),
+        _ => None,
+    };
     // The whole run's peak is the largest stage peak (each reset restarts from the current
     // size, never below it).
     let peak = [peak_load, peak_prepare, peak_generate]
@@ -202,6 +221,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         "peak_rss_load_bytes": peak_load,
         "peak_rss_preprocess_vision_bytes": stage_peaks.and_then(|p| p.1),
         "peak_rss_generate_bytes": stage_peaks.and_then(|p| p.2),
+        "follow_up": follow_up.map(super::follow_up::FollowUp::to_json),
     });
     if args.json {
         println!("{report}");
@@ -266,6 +286,19 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             gb(l),
             gb(p),
             gb(g)
+        );
+    }
+    if let Some(f) = follow_up {
+        println!(
+            "follow-up    time to first token: first turn {:.2} s; second turn {:.2} s from scratch, \
+             {:.2} s with the caches ({:.0}% of scratch, {:.0}% of the first turn; {} of {} prompt tokens reused)",
+            f.first,
+            f.second_plain,
+            f.second_reused,
+            100.0 * f.second_reused / f.second_plain,
+            100.0 * f.second_reused / f.first,
+            f.reused_tokens,
+            f.prompt_tokens,
         );
     }
     Ok(())

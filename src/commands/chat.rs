@@ -6,7 +6,7 @@
 //! refused on its own. Lines starting with `/` are commands (`/help` lists them), never sent
 //! to the model.
 
-use super::answer::answer;
+use super::answer::{answer, Reuse};
 use super::common::{question_turn, summary, GenerateArgs, ModelArgs, SystemPrompt, VisualArgs};
 use anyhow::{anyhow, bail, Result};
 use clap::Args;
@@ -105,12 +105,14 @@ struct Session<'a> {
     attached: Vec<Item>,
     prepare: PrepareOptions,
     options: GenerateOptions,
+    reuse: Reuse,
 }
 
 impl Session<'_> {
     fn reset(&mut self) {
         self.history = self.system.turn().into_iter().collect();
         self.attached.clear();
+        self.reuse.clear();
         self.system.apply(&mut self.prepare);
     }
 
@@ -221,18 +223,32 @@ impl Session<'_> {
         turns.push(question_turn(std::mem::take(&mut self.attached), question));
         cancel.store(false, Ordering::SeqCst);
         let mut stdout = std::io::stdout();
-        let (generation, _) = answer(self.model, &turns, &self.prepare, &self.options, |piece| {
-            let _ = stdout.write_all(piece.as_bytes());
-            let _ = stdout.flush();
-            if cancel.swap(false, Ordering::SeqCst) {
-                ControlFlow::Break(())
-            } else {
-                ControlFlow::Continue(())
-            }
-        })?;
+        let (generation, _, used) = answer(
+            self.model,
+            &turns,
+            &self.prepare,
+            &self.options,
+            Some(&mut self.reuse),
+            |piece| {
+                let _ = stdout.write_all(piece.as_bytes());
+                let _ = stdout.flush();
+                if cancel.swap(false, Ordering::SeqCst) {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            },
+        )?;
         // A closed stdout ends the chat (quietly, in main) instead of panicking.
         writeln!(stdout)?;
         eprintln!("{}", summary(&generation, None));
+        eprintln!(
+            "[reused: {} of {} prompt tokens from the KV cache, {} of {} visual(s) from the encoder cache]",
+            generation.reused_tokens,
+            generation.counts.total(),
+            used.hits,
+            used.hits + used.misses,
+        );
         self.history = turns;
         self.history.push(Turn::assistant(generation.text));
         Ok(())
@@ -257,6 +273,7 @@ pub fn run(args: &ChatArgs) -> Result<()> {
         attached: Vec::new(),
         prepare: args.visual.prepare_options(),
         options: args.generate.options(model.generation_config()),
+        reuse: Reuse::new(),
     };
     session.reset();
     session.attached = attached;

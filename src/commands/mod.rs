@@ -8,6 +8,7 @@ pub mod chat;
 pub mod common;
 pub mod demo;
 pub mod doctor;
+pub mod follow_up;
 pub mod info;
 pub mod inspect;
 #[cfg(feature = "parity")]

@@ -73,6 +73,9 @@ pub struct ServeArgs {
     /// Encoded studies kept for follow-up questions (0: off).
     #[arg(long, default_value_t = 16)]
     encoder_cache: usize,
+    /// Finished conversations whose KV cache is kept for follow-up questions (0: off).
+    #[arg(long, default_value_t = 8)]
+    prefix_cache: usize,
     /// An operator system prompt put before every conversation.
     #[arg(long)]
     system_prompt: Option<String>,
@@ -107,6 +110,7 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         body_timeout: Duration::from_secs(args.body_timeout),
         grace_period: Duration::from_secs(args.grace),
         encoder_cache_entries: args.encoder_cache,
+        prefix_cache_entries: args.prefix_cache,
         system_prompt: args.system_prompt.clone(),
         ..ServerConfig::default()
     }

@@ -37,6 +37,24 @@ assert volume_usage["visual_tokens_before_compression"] > 0
 again = ask("nifti", {"file_id": nifti.id, "slices": 4})
 assert again.usage.model_extra["encoder_cache_hit"] is True, again.usage
 assert again.choices[0].message.content == by_upload.choices[0].message.content
+# ... and the decoder's keys and values of the same prompt: all but its last token.
+assert by_upload.usage.prompt_tokens_details.cached_tokens == 0, by_upload.usage
+assert again.usage.prompt_tokens_details.cached_tokens == again.usage.prompt_tokens - 1, again.usage
+
+# A real follow-up (the answer, then a new question) prefills only what is new.
+follow = c.chat.completions.create(
+    model=MODEL,
+    messages=[
+        {"role": "user", "content": [{"type": "nifti", "nifti": {"file_id": nifti.id, "slices": 4}}, {"type": "text", "text": question}]},
+        {"role": "assistant", "content": by_upload.choices[0].message.content},
+        {"role": "user", "content": "And its size?"},
+    ],
+    max_tokens=8,
+    extra_body={"hulu": {"compression": False}},
+)
+cached = follow.usage.prompt_tokens_details.cached_tokens
+assert by_upload.usage.prompt_tokens <= cached < follow.usage.prompt_tokens, follow.usage
+assert follow.usage.model_extra["encoder_cache_hit"] is True, follow.usage
 
 # Compression on through extra_body: no more tokens than without.
 compressed = ask("nifti", {"file_id": nifti.id, "slices": 4}, compression=True, compression_threshold=0.5)
