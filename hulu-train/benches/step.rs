@@ -64,7 +64,7 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(1);
-    let volume = VisualSource::Volume(root.join("tests/fixtures/inputs/anatomical.nii"))
+    let volume = VisualSource::Nifti(root.join("tests/fixtures/inputs/anatomical.nii"))
         .load(&LoadOptions {
             slices: Some(8),
             ..LoadOptions::default()
