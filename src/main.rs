@@ -54,6 +54,8 @@ enum Command {
     },
     /// Serve the model over an OpenAI-compatible HTTP API (chat completions, files, metrics).
     Serve(commands::serve::ServeArgs),
+    /// Train with a recipe (align, full, LoRA stages); checkpoints per stage, resumable.
+    Train(commands::train::TrainArgs),
     /// Time the real pipeline stage by stage on a volume, DICOM series or video.
     Bench(commands::bench::BenchArgs),
     /// Show what a checkpoint directory holds and check its tensors against its config.
@@ -147,6 +149,7 @@ fn run() -> Result<()> {
         #[cfg(feature = "parity")]
         Command::Parity { root, json } => commands::parity::run(&root, json),
         Command::Bench(args) => commands::bench::run(&args),
+        Command::Train(args) => commands::train::run(&args),
         Command::Serve(args) => commands::serve::run(&args),
         Command::Info { model, json } => commands::info::run(&model, json),
         Command::Doctor(args) => commands::doctor::run(&args),

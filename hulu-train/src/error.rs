@@ -86,6 +86,16 @@ pub enum Error {
         source: serde_json::Error,
     },
 
+    /// Drawing or writing the loss-curve PNG failed.
+    #[error("loss plot {path}")]
+    Plot {
+        /// The PNG.
+        path: PathBuf,
+        /// The failure (plotters' or the PNG encoder's).
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
     /// The model (template, tokenizer, stages) refused.
     #[error("model")]
     Model(#[from] hulu_model::Error),

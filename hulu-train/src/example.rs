@@ -93,11 +93,31 @@ pub fn encode_example(model: &HuluMed, example: &Example) -> Result<Encoded> {
 /// # Errors
 /// [`Error::Model`] from the encode, compress and splice stages.
 pub fn decoder_input(model: &HuluMed, encoded: &Encoded) -> Result<(Tensor, Vec<i64>)> {
+    let (embeds, labels, _) = decoder_input_parts(model, encoded, false)?;
+    Ok((embeds, labels))
+}
+
+/// [`decoder_input`], and with `cut_vision` the projected visual features cut from the
+/// vision side's graph: the embeddings then depend on a leaf (returned, when the vision side
+/// requires grad) instead of on the encoder's activations, which are freed here; the
+/// leaf's gradient is pushed through a recomputation in backward (see `step`).
+pub(crate) fn decoder_input_parts(
+    model: &HuluMed,
+    encoded: &Encoded,
+    cut_vision: bool,
+) -> Result<(Tensor, Vec<i64>, Option<Tensor>)> {
     let Some(pre) = &encoded.visuals else {
         let spliced = model.splice_visuals(&encoded.input_ids, None)?;
-        return Ok((spliced.inputs_embeds, encoded.labels.clone()));
+        return Ok((spliced.inputs_embeds, encoded.labels.clone(), None));
     };
-    let visual = model.encode_visuals(pre)?;
+    let mut visual = model.encode_visuals(pre)?;
+    let mut leaf = None;
+    if cut_vision && visual.mm_features.requires_grad() {
+        let cut = visual.mm_features.detach().set_requires_grad(true);
+        visual.mm_features = cut.shallow_clone();
+        visual.vision_features = visual.vision_features.detach();
+        leaf = Some(cut);
+    }
     let keep = model.compress_visuals(pre, &encoded.options)?;
     let spliced = model.splice_visuals(&encoded.input_ids, Some((&visual, &keep)))?;
     // A dropped visual token takes its (ignored) label with it.
@@ -117,5 +137,5 @@ pub fn decoder_input(model: &HuluMed, encoded: &Encoded) -> Result<(Tensor, Vec<
             spliced.lm_input_ids.len()
         )));
     }
-    Ok((spliced.inputs_embeds, labels))
+    Ok((spliced.inputs_embeds, labels, leaf))
 }

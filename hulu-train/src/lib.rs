@@ -15,7 +15,8 @@
 //! - [`optim`], [`schedule`]: AdamW, clipping, cosine schedule with warm-up;
 //! - [`policy`]: what trains and what is decayed;
 //! - [`lora`]: adapters in PEFT's layout;
-//! - [`trainer`]: all of it over one model.
+//! - [`trainer`]: all of it over one model;
+//! - [`run`], [`recipe`], [`plot`]: a recipe's stages, resumable, with metrics and a loss curve.
 
 mod error;
 
@@ -24,7 +25,9 @@ pub mod example;
 pub mod labels;
 pub mod lora;
 pub mod optim;
+pub mod plot;
 pub mod policy;
+pub mod precision;
 pub mod recipe;
 pub mod run;
 pub mod save;
@@ -39,8 +42,9 @@ pub use labels::{tokenize_conversation, Tokenized, IGNORE};
 pub use lora::Adapters;
 pub use optim::{AdamW, OptimizerSettings, Param};
 pub use policy::{is_decayed, Component, LoraSettings, Policy};
+pub use precision::Precision;
 pub use recipe::Recipe;
-pub use run::{run_recipe, Progress, RunSummary};
+pub use run::{preflight, run_recipe, Progress, RunControl, RunSummary};
 pub use save::SaveOptions;
 pub use schedule::Schedule;
 pub use step::{forward_backward, Memory};

@@ -10,7 +10,7 @@ use crate::policy::{is_decayed, Component};
 use crate::schedule::Schedule;
 use crate::{Error, Result};
 use std::collections::BTreeMap;
-use tch::Tensor;
+use tch::{Kind, Tensor};
 
 /// Optimizer settings of one stage.
 #[derive(Debug, Clone, PartialEq)]
@@ -111,6 +111,9 @@ pub struct Param {
     pub exp_avg: Option<Tensor>,
     /// Second moment (created at the first step).
     pub exp_avg_sq: Option<Tensor>,
+    /// Float32 master weight of a parameter that computes in a narrower type (see
+    /// [`crate::Precision`]): the optimizer updates it and copies it into `tensor`.
+    pub master: Option<Tensor>,
 }
 
 /// AdamW over named parameters. Only trainable parameters are handed to it, so frozen ones
@@ -144,8 +147,10 @@ impl AdamW {
                 Ok(Param {
                     decayed: is_decayed(&key),
                     key,
-                    tensor,
                     component,
+                    master: (tensor.kind() != Kind::Float)
+                        .then(|| tensor.detach().to_kind(Kind::Float)),
+                    tensor,
                     exp_avg: None,
                     exp_avg_sq: None,
                 })
@@ -209,7 +214,8 @@ impl AdamW {
             .iter()
             .map(|p| p.tensor.grad())
             .filter(Tensor::defined)
-            .map(|g| g.f_norm())
+            // Norms of bf16 gradients are taken in float32.
+            .map(|g| g.f_to_kind(Kind::Float)?.f_norm())
             .collect::<std::result::Result<Vec<_>, _>>()?;
         if norms.is_empty() {
             return Ok(0.0);
@@ -245,11 +251,16 @@ impl AdamW {
                 if !g.defined() {
                     continue;
                 }
+                // With a master, the step runs in float32 on a widened copy of the gradient.
+                let g = match p.master {
+                    Some(_) => g.f_to_kind(Kind::Float)?,
+                    None => g,
+                };
                 let _ = g.shallow_clone().f_mul_scalar_(clip)?;
                 let lr = lrs[&p.component];
                 let m = p.exp_avg.get_or_insert_with(|| g.zeros_like());
                 let v = p.exp_avg_sq.get_or_insert_with(|| g.zeros_like());
-                let mut param = p.tensor.shallow_clone();
+                let mut param = p.master.as_ref().unwrap_or(&p.tensor).shallow_clone();
                 if p.decayed && wd != 0.0 {
                     let _ = param.f_mul_scalar_(1.0 - lr * wd)?;
                 }
@@ -258,6 +269,9 @@ impl AdamW {
                 let _ = v.f_add_(&g.f_mul(&g)?.f_mul_scalar(1.0 - b2)?)?;
                 let denom = v.f_sqrt()?.f_div_scalar(bc2_sqrt)?.f_add_scalar(eps)?;
                 let _ = param.f_addcdiv_(&m.f_mul_scalar(-lr / bc1)?, &denom)?;
+                if let Some(master) = &p.master {
+                    p.tensor.shallow_clone().f_copy_(master)?;
+                }
             }
             Ok(())
         })?;

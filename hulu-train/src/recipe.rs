@@ -5,6 +5,7 @@
 //! ```toml
 //! seed = 0
 //! memory = "checkpoint"          # or "plain"
+//! precision = "bf16"             # or "f32" (default)
 //!
 //! [[stage]]
 //! name = "align"
@@ -28,6 +29,7 @@
 
 use crate::optim::OptimizerSettings;
 use crate::policy::{Component, LoraSettings, Policy};
+use crate::precision::Precision;
 use crate::schedule::Schedule;
 use crate::step::Memory;
 use crate::{Error, Result};
@@ -48,6 +50,9 @@ pub struct Recipe {
     /// Saved weights' dtype: `bf16` (default) or `f32`.
     #[serde(default)]
     pub save_dtype: Option<String>,
+    /// Compute precision: `f32` (default) or `bf16` (float32 masters and optimizer state).
+    #[serde(default)]
+    pub precision: Option<String>,
     /// The stages, in order.
     pub stage: Vec<StageSpec>,
     /// The folder relative paths resolve against (the recipe's own).
@@ -196,6 +201,7 @@ impl Recipe {
         }
         self.memory()?;
         self.save_kind()?;
+        self.precision()?;
         for s in &self.stage {
             s.policy()?.validate()?;
             s.optimizer()?.validate()?;
@@ -232,6 +238,16 @@ impl Recipe {
                 format!("{other:?} is not plain or checkpoint"),
             )),
         }
+    }
+
+    /// The compute precision.
+    ///
+    /// # Errors
+    /// [`Error::InvalidSetting`] for another word than `f32` or `bf16`.
+    pub fn precision(&self) -> Result<Precision> {
+        self.precision
+            .as_deref()
+            .map_or(Ok(Precision::F32), Precision::named)
     }
 
     /// The dtype of saved weights.

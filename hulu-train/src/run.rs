@@ -1,7 +1,15 @@
 //! Running a recipe: each stage trains from the previous stage's checkpoint, draws its
 //! datasets' rows in a seeded shuffled mix, logs one JSON line per step (`metrics.jsonl`),
 //! evaluates the held-out rows every `eval_every` steps and at the end, and saves a checkpoint
-//! (and a LoRA stage's adapter, and the state a resume needs) into `<out>/<stage>`.
+//! (and a LoRA stage's adapter, and the state a resume needs) into `<out>/<stage>`, and at the
+//! end the loss curve (`<out>/loss.png`).
+//!
+//! A stop request (SIGINT/SIGTERM in `hulu train`) ends the run at the end of the current step
+//! with the stage saved as incomplete (`state/trainer_state.json` has `"complete": false`,
+//! the stage's step and data position); resuming rebuilds the stage's trainer from the
+//! checkpoint the stage started from and restores its trainable weights, Adam's moments, the
+//! schedule step and the data position, so the resumed run draws and steps exactly as a
+//! straight one. Skip counts before the interruption are not carried over.
 
 use crate::data::{Dataset, DatasetOptions, SkipReason, SkipTable};
 use crate::example::Encoded;
@@ -9,9 +17,12 @@ use crate::recipe::{Recipe, StageSpec};
 use crate::save::SaveOptions;
 use crate::trainer::{StepReport, Trainer, TrainerOptions};
 use crate::{Error, Result};
-use hulu_model::{LoadOptions, PrepareOptions};
+use hulu_model::{HuluConfig, LoadOptions, PrepareOptions};
+use hulu_nn::{RecordingBackend, VarBuilder};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// What a run reports per step to its caller (a progress bar).
@@ -38,8 +49,11 @@ pub struct RunSummary {
     pub losses: Vec<f64>,
     /// Held-out loss at the end of each stage that has held-out rows.
     pub held_out: Vec<(String, f64)>,
-    /// The last stage's checkpoint.
+    /// The last stage's checkpoint (of an interrupted run: the interrupted stage's).
     pub checkpoint: PathBuf,
+    /// Where a stop request ended the run: the stage and the steps it had done (saved, to be
+    /// continued with [`RunControl::resume`]); `None` when every stage ran to its end.
+    pub interrupted: Option<(String, u64)>,
 }
 
 /// A small seeded generator (SplitMix64) for the shuffle: the order must depend only on the
@@ -125,28 +139,140 @@ fn encode_row(
     }
 }
 
-/// Runs every stage of `recipe` from the checkpoint in `model`, writing into `out`.
-/// `progress` is called after every step.
+/// How a run is driven from outside: a stop request (a signal handler sets it) and resuming.
+#[derive(Debug, Clone, Default)]
+pub struct RunControl {
+    /// When set, the run stops at the end of the current step, saving the stage's checkpoint
+    /// and the state [`RunControl::resume`] continues from.
+    pub stop: Option<Arc<AtomicBool>>,
+    /// Continue the run saved in the output folder: finished stages are kept, an interrupted
+    /// stage continues from its saved state, `metrics.jsonl` is appended to.
+    pub resume: bool,
+}
+
+impl RunControl {
+    fn stop_requested(&self) -> bool {
+        self.stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst))
+    }
+}
+
+/// Checks what can be checked against the model's `config.json` alone, before any weight is
+/// read: every LoRA stage's targets must name projections of the decoder, whose layout comes
+/// from a dry build over [`hulu_nn::RecordingBackend`] (no values materialised).
 ///
 /// # Errors
-/// The recipe's setting errors (before any work), the trainer's, and [`Error::File`] when the
-/// output cannot be written. Unusable rows are skipped and counted, not errors; a stage whose
-/// rows are all unusable is an [`Error::Example`].
+/// [`Error::LoraTargetMatchesNothing`]; [`Error::Model`] for an unreadable config;
+/// [`Error::Decoder`] when the decoder cannot be built from it.
+pub fn preflight(recipe: &Recipe, model: &Path) -> Result<()> {
+    recipe.validate()?;
+    let lora: Vec<_> = recipe
+        .stage
+        .iter()
+        .map(StageSpec::policy)
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .filter_map(|p| p.lora().cloned())
+        .collect();
+    if lora.is_empty() {
+        return Ok(());
+    }
+    let config = HuluConfig::from_file(model.join("config.json"))?;
+    let vb = VarBuilder::new(RecordingBackend::new(), tch::Kind::Float, tch::Device::Cpu);
+    let mut decoder = hulu_llm::load_decoder(&config.decoder, &vb)?;
+    for settings in &lora {
+        crate::lora::target_names(decoder.as_mut(), settings)?;
+    }
+    Ok(())
+}
+
+/// Where a stage stands in a saved run (`<out>/<stage>/state/trainer_state.json`).
+struct SavedStage {
+    complete: bool,
+}
+
+fn saved_stage(state: &Path) -> Result<Option<SavedStage>> {
+    let json = state.join(crate::save::STATE_JSON);
+    if !json.is_file() {
+        return Ok(None);
+    }
+    let value: serde_json::Value = hulu_io::json::read_json(&json)?;
+    Ok(Some(SavedStage {
+        complete: value["run"]["complete"].as_bool().unwrap_or(true),
+    }))
+}
+
+/// Saves a stage's checkpoint (and adapter) into `dir` and the resume state into `dir/state`.
+fn save_stage(
+    trainer: &Trainer,
+    recipe: &Recipe,
+    dir: &Path,
+    position: usize,
+    step: u64,
+    complete: bool,
+) -> Result<()> {
+    trainer.save_checkpoint(
+        dir,
+        &SaveOptions {
+            kind: recipe.save_kind()?,
+            ..SaveOptions::default()
+        },
+    )?;
+    if trainer.adapters().is_some() {
+        trainer.save_adapter(&dir.join("adapter"))?;
+    }
+    trainer.save_state(
+        &dir.join("state"),
+        &serde_json::json!({
+            "data_position": position, "seed": recipe.seed,
+            "stage_step": step, "complete": complete,
+        }),
+    )
+}
+
+/// Runs every stage of `recipe` from the checkpoint in `model`, writing into `out`
+/// (`metrics.jsonl`, a checkpoint per stage, `loss.png` at the end). `progress` is called
+/// after every step. A stop request ends the run after the current step with the stage saved;
+/// [`RunSummary::interrupted`] says where.
+///
+/// # Errors
+/// The recipe's setting errors and those of [`preflight`] (before any weight is read), the
+/// trainer's, [`Error::File`] when the output cannot be written, [`Error::Plot`] for the loss
+/// curve. Unusable rows are skipped and counted, not errors; a stage whose rows are all
+/// unusable is an [`Error::Example`].
 pub fn run_recipe(
     recipe: &Recipe,
     model: &Path,
     out: &Path,
+    control: &RunControl,
     mut progress: impl FnMut(&Progress<'_>),
 ) -> Result<RunSummary> {
-    recipe.validate()?;
+    preflight(recipe, model)?;
     std::fs::create_dir_all(out).map_err(|e| Error::file(out, e))?;
     let metrics_path = out.join("metrics.jsonl");
-    let mut metrics =
-        std::fs::File::create(&metrics_path).map_err(|e| Error::file(&metrics_path, e))?;
+    let mut metrics = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .append(control.resume)
+        .truncate(!control.resume)
+        .open(&metrics_path)
+        .map_err(|e| Error::file(&metrics_path, e))?;
     let mut summary = RunSummary::default();
     let mut current = model.to_path_buf();
     for (index, stage) in recipe.stage.iter().enumerate() {
         let _span = tracing::info_span!("stage", name = %stage.name).entered();
+        let dir = out.join(&stage.name);
+        let saved = match control.resume {
+            true => saved_stage(&dir.join("state"))?,
+            false => None,
+        };
+        if saved.as_ref().is_some_and(|s| s.complete) {
+            current = dir;
+            continue;
+        }
+        if index > 0 && control.stop_requested() {
+            summary.interrupted = Some((stage.name.clone(), 0));
+            break;
+        }
         let options = TrainerOptions {
             policy: stage.policy()?,
             optimizer: stage.optimizer()?,
@@ -154,8 +280,15 @@ pub fn run_recipe(
             device: tch::Device::Cpu,
             adapter_init: None,
             seed: recipe.seed,
+            precision: recipe.precision()?,
         };
         let mut trainer = Trainer::new(&current, options)?;
+        let (mut position, mut step) = (0usize, 0u64);
+        if saved.is_some() {
+            let run = trainer.load_state(&dir.join("state"))?;
+            position = run["data_position"].as_u64().unwrap_or(0) as usize;
+            step = run["stage_step"].as_u64().unwrap_or(0);
+        }
         let max_len = trainer.model().decoder().config().max_position_embeddings;
         let sets = datasets(recipe, stage)?;
         // Held-out rows first in each file; the rest drawn by weight, shuffled by seed.
@@ -173,8 +306,13 @@ pub fn run_recipe(
             .iter()
             .filter_map(|&(d, i)| encode_row(&trainer, &sets, max_len, d, i, &mut summary.skipped))
             .collect();
-        let mut position = 0usize;
-        let mut step = 0u64;
+        if order.is_empty() {
+            return Err(Error::example(format!(
+                "stage {}: every row is held out, none left to train on",
+                stage.name
+            )));
+        }
+        let mut stopped = false;
         while step < stage.steps {
             let mut micro = Vec::new();
             let mut tried = 0;
@@ -235,24 +373,21 @@ pub fn run_recipe(
                 report: &report,
                 tokens_per_s,
             });
+            if step < stage.steps && control.stop_requested() {
+                stopped = true;
+                break;
+            }
         }
-        let dir = out.join(&stage.name);
-        trainer.save_checkpoint(
-            &dir,
-            &SaveOptions {
-                kind: recipe.save_kind()?,
-                ..SaveOptions::default()
-            },
-        )?;
-        if trainer.adapters().is_some() {
-            trainer.save_adapter(&dir.join("adapter"))?;
-        }
-        trainer.save_state(
-            &dir.join("state"),
-            &serde_json::json!({"data_position": position, "seed": recipe.seed}),
-        )?;
+        save_stage(&trainer, recipe, &dir, position, step, !stopped)?;
         current = dir;
+        if stopped {
+            summary.interrupted = Some((stage.name.clone(), step));
+            break;
+        }
     }
+    drop(metrics);
+    let png = out.join("loss.png");
+    crate::plot::write_loss_curve(&crate::plot::read_metrics(&metrics_path)?, &png)?;
     summary.checkpoint = current;
     Ok(summary)
 }

@@ -141,7 +141,8 @@ impl Trainer {
         adapters.save_peft(dir)
     }
 
-    /// Saves what a resumed run needs beside the weights: every trainable parameter, Adam's
+    /// Saves what a resumed run needs beside the weights: every trainable parameter (its
+    /// float32 master under bf16 compute), Adam's
     /// moments, the step, and `extra` (the run's data position and RNG state), into `dir`
     /// (`trainer_state.safetensors`, `trainer_state.json`).
     ///
@@ -154,7 +155,8 @@ impl Trainer {
             let cpu = |t: &Tensor| -> Result<Tensor> {
                 Ok(t.f_detach()?.f_to_device(Device::Cpu)?.f_contiguous()?)
             };
-            tensors.push((format!("param.{}", p.key), cpu(&p.tensor)?));
+            let value = p.master.as_ref().unwrap_or(&p.tensor);
+            tensors.push((format!("param.{}", p.key), cpu(value)?));
             if let (Some(m), Some(v)) = (&p.exp_avg, &p.exp_avg_sq) {
                 tensors.push((format!("exp_avg.{}", p.key), cpu(m)?));
                 tensors.push((format!("exp_avg_sq.{}", p.key), cpu(v)?));
@@ -191,10 +193,13 @@ impl Trainer {
                         format!("{} holds no {}", path.display(), p.key),
                     ));
                 }
-                let kind = p.tensor.kind();
+                let kind = p.master.as_ref().unwrap_or(&p.tensor).kind();
                 let device = p.tensor.device();
                 let value = ckpt.tensor(&key, Some(&p.tensor.size()), kind, device)?;
                 p.tensor.shallow_clone().f_copy_(&value)?;
+                if let Some(master) = &p.master {
+                    master.shallow_clone().f_copy_(&value)?;
+                }
                 let m = format!("exp_avg.{}", p.key);
                 if stored.contains_key(m.as_str()) {
                     p.exp_avg = Some(ckpt.tensor(&m, None, kind, device)?);

@@ -15,9 +15,18 @@
 //! last layer's output, each layer is recomputed in reverse from its detached input (which
 //! requires grad) and `(output · grad_output).sum()` is backpropagated, whose gradient is the
 //! layer's vector-Jacobian product; the input's gradient passes to the layer below, and at the
-//! bottom into the embeddings (and through them the vision encoder and projector).
+//! bottom into the embeddings.
+//!
+//! The vision side (encoder and projector) is recomputed too, one example at a time: in the
+//! forward its projected features are cut from its graph (a leaf that requires grad, the
+//! encoder's activations freed at once), and after the decoder's backward each example's
+//! vision side runs again with gradients and `(features · leaf.grad).sum()` is
+//! backpropagated. The vision activations alive at any time are those of one example, not
+//! of the whole batch through the decoder's forward and backward. (The encoder is one
+//! recomputed segment, not one per layer: its layers sit behind `hulu_model`'s
+//! `VisionEncoder` trait, which has no layer-by-layer pass.)
 
-use crate::example::{decoder_input, Encoded};
+use crate::example::{decoder_input_parts, Encoded};
 use crate::labels::IGNORE;
 use crate::{Error, Result};
 use hulu_llm::LogitsFor;
@@ -30,7 +39,8 @@ pub enum Memory {
     /// Autograd keeps every activation.
     #[default]
     Plain,
-    /// Keep only each decoder layer's input and recompute the layer in backward.
+    /// Keep only each decoder layer's input and recompute the layer in backward; cut the
+    /// vision side (encoder and projector) from the graph and recompute it per example.
     CheckpointLayers,
 }
 
@@ -41,16 +51,22 @@ struct BatchInput {
     positions: Vec<i64>,
     /// The label each of those positions predicts.
     targets: Vec<i64>,
+    /// With the vision side cut (recomputed in backward): each example's projected-features
+    /// leaf, by batch row.
+    vision_leaves: Vec<(usize, Tensor)>,
 }
 
-fn batch_input(model: &HuluMed, batch: &[&Encoded]) -> Result<BatchInput> {
+fn batch_input(model: &HuluMed, batch: &[&Encoded], cut_vision: bool) -> Result<BatchInput> {
     if batch.is_empty() {
         return Err(Error::example("an empty batch"));
     }
-    let rows = batch
-        .iter()
-        .map(|e| decoder_input(model, e))
-        .collect::<Result<Vec<_>>>()?;
+    let mut vision_leaves = Vec::new();
+    let mut rows = Vec::with_capacity(batch.len());
+    for (b, e) in batch.iter().enumerate() {
+        let (embeds, labels, leaf) = decoder_input_parts(model, e, cut_vision)?;
+        vision_leaves.extend(leaf.map(|l| (b, l)));
+        rows.push((embeds, labels));
+    }
     let width = rows.iter().map(|(_, l)| l.len()).max().unwrap_or(0);
     let mut padded = Vec::with_capacity(rows.len());
     let (mut positions, mut targets) = (Vec::new(), Vec::new());
@@ -78,6 +94,7 @@ fn batch_input(model: &HuluMed, batch: &[&Encoded]) -> Result<BatchInput> {
         embeds: Tensor::f_stack(&padded, 0)?,
         positions,
         targets,
+        vision_leaves,
     })
 }
 
@@ -116,7 +133,7 @@ pub fn forward_backward(
     memory: Memory,
 ) -> Result<f64> {
     let _span = tracing::info_span!("train_step", batch = batch.len(), ?memory).entered();
-    let input = batch_input(model, batch)?;
+    let input = batch_input(model, batch, memory == Memory::CheckpointLayers)?;
     let divisor = divisor.unwrap_or(input.targets.len());
     if input.targets.is_empty() || divisor == 0 {
         return Err(Error::example("the batch has no labelled position"));
@@ -158,6 +175,21 @@ pub fn forward_backward(
             if bottom.requires_grad() {
                 bottom.f_mul(&grad)?.f_sum(bottom.kind())?.f_backward()?;
             }
+            for (b, leaf) in &input.vision_leaves {
+                let grad = leaf.grad();
+                if !grad.defined() {
+                    continue;
+                }
+                let pre = batch[*b]
+                    .visuals
+                    .as_ref()
+                    .expect("a leaf comes from visuals");
+                let features = model.encode_visuals(pre)?.mm_features;
+                features
+                    .f_mul(&grad)?
+                    .f_sum(features.kind())?
+                    .f_backward()?;
+            }
             Ok(loss.double_value(&[]))
         }
     }
@@ -169,7 +201,7 @@ pub fn forward_backward(
 /// As [`forward_backward`].
 pub fn eval_loss(model: &HuluMed, batch: &[&Encoded]) -> Result<f64> {
     tch::no_grad(|| {
-        let input = batch_input(model, batch)?;
+        let input = batch_input(model, batch, false)?;
         if input.targets.is_empty() {
             return Err(Error::example("the batch has no labelled position"));
         }

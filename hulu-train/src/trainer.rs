@@ -5,10 +5,11 @@ use crate::example::{encode_example, Encoded, Example};
 use crate::lora::Adapters;
 use crate::optim::{AdamW, OptimizerSettings, Param};
 use crate::policy::{Component, Policy};
+use crate::precision::Precision;
 use crate::step::{batch_targets, eval_loss, forward_backward, Memory};
 use crate::{Error, Result};
 use hulu_model::{HuluConfig, HuluMed, HuluMedBuilder};
-use hulu_nn::{CheckpointBackend, VarBuilder, VarMap};
+use hulu_nn::{Backend, CheckpointBackend, VarBuilder, VarMap};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use tch::{Device, Kind, Tensor};
@@ -28,6 +29,8 @@ pub struct TrainerOptions {
     pub adapter_init: Option<PathBuf>,
     /// Seed of fresh adapters.
     pub seed: u64,
+    /// float32, or bf16 compute over float32 masters.
+    pub precision: Precision,
 }
 
 impl TrainerOptions {
@@ -76,7 +79,8 @@ pub struct StepReport {
     pub tokens: usize,
 }
 
-/// A model and its optimizer. Training runs in float32 (master weights and optimizer state).
+/// A model and its optimizer. Master weights and optimizer state are float32; the model
+/// computes in [`TrainerOptions::precision`].
 pub struct Trainer {
     dir: PathBuf,
     model: HuluMed,
@@ -109,7 +113,8 @@ impl Trainer {
         let _span = tracing::info_span!("trainer_load", dir = %dir.display(), policy = %options.policy.name()).entered();
         let policy = options.policy.clone();
         let vars = VarMap::with_rule(CheckpointBackend::open(&dir)?, move |k| policy.trains(k));
-        let vb = VarBuilder::new(vars.clone(), Kind::Float, options.device);
+        let kind = options.precision.compute_kind();
+        let vb = VarBuilder::new(vars.clone(), kind, options.device);
         let config = HuluConfig::from_file(dir.join("config.json"))?;
         let mut decoder = hulu_llm::load_decoder(&config.decoder, &vb)?;
         let adapters = match options.policy.lora() {
@@ -117,7 +122,7 @@ impl Trainer {
             Some(settings) => {
                 let mut adapters = match &options.adapter_init {
                     Some(init) => {
-                        let a = Adapters::load_peft(init, Kind::Float, options.device)?;
+                        let a = Adapters::load_peft(init, kind, options.device)?;
                         // The stage's targets must still match something.
                         crate::lora::target_names(decoder.as_mut(), settings)?;
                         a
@@ -126,7 +131,7 @@ impl Trainer {
                         decoder.as_mut(),
                         settings,
                         options.seed,
-                        Kind::Float,
+                        kind,
                         options.device,
                     )?,
                 };
@@ -148,7 +153,16 @@ impl Trainer {
                 policy: options.policy.name(),
             });
         }
-        let optimizer = AdamW::new(options.optimizer.clone(), params)?;
+        let mut optimizer = AdamW::new(options.optimizer.clone(), params)?;
+        if kind != Kind::Float {
+            // Base masters straight from the checkpoint, not widened from the bf16 copies.
+            let ckpt = CheckpointBackend::open(&dir)?;
+            for p in optimizer.params_mut() {
+                if let (Some(master), true) = (&mut p.master, ckpt.contains(&p.key)) {
+                    *master = ckpt.tensor(&p.key, &p.tensor.size(), Kind::Float, options.device)?;
+                }
+            }
+        }
         Ok(Trainer {
             dir,
             model,

@@ -151,8 +151,15 @@ fn a_saved_adapter_reloads_with_the_same_logits_in_peft_layout() {
 }
 
 #[test]
-fn checkpointed_layers_give_the_plain_gradients() {
-    for suffix in ["tiny-qwen2/batch2_text_and_image", "tiny-qwen3/lora_image"] {
+fn checkpointed_layers_and_vision_give_the_plain_gradients() {
+    // Vision recomputation: `align` trains the encoder and projector through the cut
+    // features; `batch2` (full) pushes two examples' leaves through.
+    for suffix in [
+        "tiny-qwen2/batch2_text_and_image",
+        "tiny-qwen3/lora_image",
+        "tiny-qwen2/align_image",
+        "tiny-qwen3/align_image",
+    ] {
         let case = case(suffix);
         let mut grads = Vec::new();
         for memory in [Memory::Plain, Memory::CheckpointLayers] {

@@ -17,4 +17,5 @@ pub mod progress;
 pub mod select;
 pub mod serve;
 pub mod synth;
+pub mod train;
 pub mod volume;

@@ -5,7 +5,8 @@
 
 use hulu_testkit::{fixtures_root, replay::case_turns, CaseSpec, TensorFile};
 use hulu_train::{
-    Component, Example, LoraSettings, Memory, OptimizerSettings, Policy, Schedule, TrainerOptions,
+    Component, Example, LoraSettings, Memory, OptimizerSettings, Policy, Precision, Schedule,
+    TrainerOptions,
 };
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -131,6 +132,7 @@ pub fn trainer_options(case: &TrainCase, memory: Memory) -> TrainerOptions {
         device: tch::Device::Cpu,
         adapter_init: case.adapter_init.clone(),
         seed: 0,
+        precision: Precision::F32,
     }
 }
 
