@@ -14,7 +14,7 @@
 use crate::error::{Error, Result};
 use crate::generate::{FinishReason, GenerateOptions, Generation, Row, Timings};
 use crate::model::HuluMed;
-use crate::prefix::{embed_ids, PrefixCache};
+use crate::prefix::PrefixCache;
 use crate::prepare::Prepared;
 use hulu_llm::{BatchCache, KvCache, LogitsFor, PREFILL_CHUNK_TOKENS};
 use std::time::{Duration, Instant};
@@ -246,7 +246,9 @@ impl<'m> Batcher<'m> {
             row: p.row,
         };
         if active.row.done || active.remaining == 0 {
-            keep_prefix(&mut self.prefix, self.model, &active, &p.cache, 0)?;
+            let decoder = self.model.decoder.as_ref();
+            self.prefix
+                .keep(decoder, &active.prompt, &active.row.ids, &p.cache, 0)?;
             finish(active, events)?;
         } else {
             self.ready.push(Ready {
@@ -313,7 +315,9 @@ impl<'m> Batcher<'m> {
         }
         for &b in finished.iter().rev() {
             if let Some(cache) = &self.cache {
-                keep_prefix(&mut self.prefix, self.model, &self.active[b], cache, b)?;
+                let a = &self.active[b];
+                self.prefix
+                    .keep(self.model.decoder.as_ref(), &a.prompt, &a.row.ids, cache, b)?;
             }
             let a = self.remove_row(b)?;
             finish(a, events)?;
@@ -331,30 +335,6 @@ impl<'m> Batcher<'m> {
         }
         Ok(a)
     }
-}
-
-/// Adds a finished request's conversation (row `b` of `cache`) to the prefix cache.
-fn keep_prefix(
-    prefix: &mut PrefixCache,
-    model: &HuluMed,
-    a: &Active,
-    cache: &KvCache,
-    b: usize,
-) -> Result<()> {
-    if prefix.capacity() == 0 {
-        return Ok(());
-    }
-    // The cache holds the prompt and every generated id but the last (never fed).
-    let fed = &a.row.ids[..a.row.ids.len().saturating_sub(1)];
-    let held = if fed.is_empty() {
-        a.prompt.shallow_clone()
-    } else {
-        Tensor::f_cat(&[&a.prompt, &embed_ids(model.decoder.as_ref(), fed)?], 0)?
-    };
-    if Some(held.size()[0] as usize) == cache.row_len(b) {
-        prefix.store(held, cache, b)?;
-    }
-    Ok(())
 }
 
 /// Reports a finished row: the text stream's held-back tail as a last piece, then its

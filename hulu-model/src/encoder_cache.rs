@@ -101,7 +101,8 @@ impl EncoderCache {
         let parts = split(visuals)?;
         let keys = parts
             .iter()
-            .map(|p| key(&p.0, &visuals.grids[p.1]))
+            .zip(&visuals.grids)
+            .map(|(pixels, grid)| key(pixels, grid))
             .collect::<Result<Vec<_>>>()?;
         let mut found: Vec<Option<EncodedVisuals>> = keys.iter().map(|k| self.get(k)).collect();
         let missing: Vec<usize> = (0..keys.len()).filter(|&i| found[i].is_none()).collect();
@@ -121,7 +122,7 @@ impl EncoderCache {
             return Ok((encoded, used));
         }
         if !missing.is_empty() {
-            let pixels: Vec<&Tensor> = missing.iter().map(|&i| &parts[i].0).collect();
+            let pixels: Vec<&Tensor> = missing.iter().map(|&i| &parts[i]).collect();
             let sub = PreprocessedVisuals {
                 pixel_values: Tensor::f_cat(&pixels, 0)?,
                 grids: missing.iter().map(|&i| visuals.grids[i]).collect(),
@@ -148,13 +149,13 @@ impl EncoderCache {
     }
 }
 
-/// Each visual's patches (rows of `pixel_values`) with its index.
-fn split(visuals: &PreprocessedVisuals) -> Result<Vec<(Tensor, usize)>> {
+/// Each visual's patches (rows of `pixel_values`), in the order of the grids.
+fn split(visuals: &PreprocessedVisuals) -> Result<Vec<Tensor>> {
     let mut at = 0i64;
     let mut out = Vec::with_capacity(visuals.grids.len());
-    for (i, g) in visuals.grids.iter().enumerate() {
+    for g in &visuals.grids {
         let n = g.grid().patches() as i64;
-        out.push((visuals.pixel_values.f_narrow(0, at, n)?, i));
+        out.push(visuals.pixel_values.f_narrow(0, at, n)?);
         at += n;
     }
     if at != visuals.pixel_values.size()[0] {

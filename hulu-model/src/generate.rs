@@ -247,16 +247,7 @@ impl HuluMed {
                     })
                 },
             )?;
-            // The cache holds the prompt and every generated id but the last (never fed).
-            let fed = &row.ids[..row.ids.len().saturating_sub(1)];
-            let held = if fed.is_empty() {
-                embeds
-            } else {
-                Tensor::f_cat(&[embeds, crate::prefix::embed_ids(decoder, fed)?], 0)?
-            };
-            if held.size()[0] as usize == cache.len() {
-                prefix.store(held, &cache, 0)?;
-            }
+            prefix.keep(decoder, &embeds, &row.ids, &cache, 0)?;
             Ok((run, reused))
         })?;
         if row.finish != FinishReason::Cancelled {

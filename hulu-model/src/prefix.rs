@@ -104,14 +104,39 @@ impl PrefixCache {
         Ok(Some((cache, n)))
     }
 
-    /// Keeps `cache` (row `row`, whose first `embeds.size()[0]` tokens are `embeds`) for later
-    /// prompts, replacing an entry it extends and dropping the least recently used beyond the
-    /// limit.
+    /// Keeps a finished conversation for later prompts: its `prompt` (`[L, hidden]`) and the
+    /// `ids` generated after it, of which row `row` of `cache` holds every one but the last
+    /// (never fed back). Nothing is kept when the cache's row does not hold exactly that.
     ///
     /// # Errors
     ///
-    /// The tensor errors of copying the row.
-    pub(crate) fn store(&mut self, embeds: Tensor, cache: &KvCache, row: usize) -> Result<()> {
+    /// The tensor errors of embedding the ids or copying the row.
+    pub(crate) fn keep(
+        &mut self,
+        decoder: &dyn CausalDecoder,
+        prompt: &Tensor,
+        ids: &[i64],
+        cache: &KvCache,
+        row: usize,
+    ) -> Result<()> {
+        if self.max_entries == 0 {
+            return Ok(());
+        }
+        let fed = &ids[..ids.len().saturating_sub(1)];
+        let held = if fed.is_empty() {
+            prompt.shallow_clone()
+        } else {
+            Tensor::f_cat(&[prompt, &embed_ids(decoder, fed)?], 0)?
+        };
+        if Some(held.size()[0] as usize) == cache.row_len(row) {
+            self.store(held, cache, row)?;
+        }
+        Ok(())
+    }
+
+    /// Keeps `cache` (row `row`, whose first `embeds.size()[0]` tokens are `embeds`), replacing
+    /// an entry it extends and dropping the least recently used beyond the limit.
+    fn store(&mut self, embeds: Tensor, cache: &KvCache, row: usize) -> Result<()> {
         let n = embeds.size()[0] as usize;
         if self.max_entries == 0 || n == 0 {
             return Ok(());
@@ -152,7 +177,7 @@ fn common_rows(a: &Tensor, b: &Tensor, limit: usize) -> Result<usize> {
 }
 
 /// The decoder input of `ids` as the decoder embeds them, `[len, hidden]`.
-pub(crate) fn embed_ids(decoder: &dyn CausalDecoder, ids: &[i64]) -> Result<Tensor> {
+fn embed_ids(decoder: &dyn CausalDecoder, ids: &[i64]) -> Result<Tensor> {
     let ids = Tensor::f_from_slice(ids)?.f_to_device(decoder.device())?;
     Ok(decoder.embed(&ids.f_unsqueeze(0)?)?.f_squeeze_dim(0)?)
 }
