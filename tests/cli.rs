@@ -192,6 +192,36 @@ fn an_unknown_quantization_is_a_clear_error() {
 }
 
 #[test]
+fn quantizing_the_vocabulary_tables_too_shrinks_the_decoder_and_still_answers() {
+    let bytes = |extra: &[&str]| -> u64 {
+        let mut args = vec!["ask", "--question", "hi", "--max-new-tokens", "3", "--json"];
+        args.extend_from_slice(extra);
+        let out = hulu(&args);
+        assert!(out.status.success(), "{extra:?}: {}", text(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(v["answer"].is_string(), "{v}");
+        v["decoder_weight_bytes"].as_u64().unwrap()
+    };
+    let dense = bytes(&[]);
+    let layers = bytes(&["--quantize", "int8"]);
+    let tables = bytes(&["--quantize", "int8", "--quantize-embeddings"]);
+    // The tiny model's vocabulary tables are most of its bytes.
+    assert!(
+        tables < layers && layers < dense,
+        "{dense} {layers} {tables}"
+    );
+    assert!(tables * 3 < dense, "{dense} → {tables}");
+    // The flag means nothing without a scheme: a usage error, not a silent no-op.
+    let out = hulu(&["ask", "--quantize-embeddings", "--question", "hi"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("--quantize"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
 fn unknown_dtype_is_a_clear_error() {
     let out = hulu(&["ask", "--dtype", "f8", "--question", "hi"]);
     assert!(!out.status.success());

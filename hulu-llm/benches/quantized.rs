@@ -4,10 +4,16 @@
 //! ```text
 //! cargo bench -p hulu-llm --bench quantized -- <shape> <scheme>
 //!   shape:  qwen2     Qwen2.5-0.5B dimensions (the `bench-qwen2` decoder)
+//!           qwen3     the `bench-qwen3` decoder (Qwen3-0.6B dimensions)
 //!           moe       64 experts, top-8, hidden 1024 (30B-A3B's ratios scaled down;
 //!                     `DecoderConfig::qwen3_moe_bench`)
 //!           moe-dense the same stack with a dense MLP of the same active width (8 × 256)
-//!   scheme: bf16 | f32 | int8 | int4 (int8/int4 quantize a bf16 decoder's projections)
+//!   scheme: bf16 | f32 | int8 | int4 (int8/int4 quantize a bf16 decoder's projections);
+//!           int8+emb | int4+emb also quantize the vocabulary tables (`embed_tokens`,
+//!           `lm_head`; `CausalDecoder::quantize_embeddings`);
+//!           accuracy: no timing; logits of a 256-token prompt (every position) of the float32
+//!           decoder against int8 / int4, with and without the tables (relative L2, top-1
+//!           agreement)
 //! ```
 //!
 //! Weights are seeded random (`VarBuilder::random`, as `hulu synth` writes them). The prompt
@@ -54,6 +60,18 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn config(shape: &str) -> DecoderConfig {
     match shape {
         "qwen2" => DecoderConfig::qwen2_5_0_5b(),
+        "qwen3" => DecoderConfig {
+            family: hulu_llm::DecoderFamily::Qwen3,
+            hidden_size: 1024,
+            intermediate_size: 3072,
+            num_hidden_layers: 28,
+            num_attention_heads: 16,
+            num_key_value_heads: 8,
+            head_dim: 128,
+            max_position_embeddings: 40_960,
+            qkv_bias: false,
+            ..DecoderConfig::qwen2_5_0_5b()
+        },
         "moe" => DecoderConfig::qwen3_moe_bench(),
         "moe-dense" => {
             let mut c = DecoderConfig::qwen3_moe_bench();
@@ -62,7 +80,7 @@ fn config(shape: &str) -> DecoderConfig {
             c.intermediate_size = moe.num_experts_per_tok * moe.moe_intermediate_size;
             c
         }
-        other => panic!("unknown shape {other:?} (qwen2, moe, moe-dense)"),
+        other => panic!("unknown shape {other:?} (qwen2, qwen3, moe, moe-dense)"),
     }
 }
 
@@ -78,12 +96,20 @@ fn main() {
         Ok("cuda") => Device::Cuda(0),
         _ => Device::Cpu,
     };
-    let (kind, quant) = match scheme {
+    if scheme == "accuracy" {
+        accuracy(shape, &config(shape));
+        return;
+    }
+    let (base, embeddings) = match scheme.strip_suffix("+emb") {
+        Some(base) => (base, true),
+        None => (scheme, false),
+    };
+    let (kind, quant) = match base {
         "f32" => (Kind::Float, None),
         "bf16" => (Kind::BFloat16, None),
         other => (
             Kind::BFloat16,
-            Some(Quantization::parse(other).expect("scheme: f32, bf16, int8, int4")),
+            Some(Quantization::parse(other).expect("scheme: f32, bf16, int8, int4[+emb]")),
         ),
     };
     let (prompt, new, runs) = (
@@ -98,6 +124,11 @@ fn main() {
         load_decoder(&config, &VarBuilder::random(2024, kind, device)).expect("decoder");
     if let Some(q) = &quant {
         decoder.quantize(q).expect("quantize");
+        if embeddings {
+            decoder
+                .quantize_embeddings(q)
+                .expect("quantize the vocabulary tables");
+        }
     }
     let built = started.elapsed().as_secs_f64();
     let weights = decoder.weight_bytes();
@@ -146,4 +177,54 @@ fn main() {
         median(decode),
         weights as f64 / (1u64 << 20) as f64,
     );
+}
+
+/// Logits of every position of a fixed 256-token prompt: the float32 decoder against each
+/// quantized one built from the same seeded weights (relative L2, top-1 agreement).
+fn accuracy(shape: &str, config: &DecoderConfig) {
+    let _no_grad = tch::no_grad_guard();
+    let positions = 256i64;
+    let ids: Vec<i64> = (0..positions)
+        .map(|i| (i * 7919 + 13) % config.vocab_size as i64)
+        .collect();
+    let ids = Tensor::from_slice(&ids).unsqueeze(0);
+    let logits = |scheme: Option<(Quantization, bool)>| -> Tensor {
+        let mut decoder = load_decoder(config, &VarBuilder::random(2024, Kind::Float, Device::Cpu))
+            .expect("decoder");
+        if let Some((q, tables)) = scheme {
+            decoder.quantize(&q).expect("quantize");
+            if tables {
+                decoder
+                    .quantize_embeddings(&q)
+                    .expect("quantize the tables");
+            }
+        }
+        let embeds = decoder.embed(&ids).expect("embed");
+        let out = decoder.forward(&embeds, LogitsFor::All).expect("forward");
+        out.logits
+            .expect("logits")
+            .squeeze_dim(0)
+            .to_kind(Kind::Double)
+    };
+    let dense = logits(None);
+    for (q, tables) in [
+        (Quantization::Int8, false),
+        (Quantization::int4(), false),
+        (Quantization::Int8, true),
+        (Quantization::int4(), true),
+    ] {
+        let quantized = logits(Some((q, tables)));
+        let rel = (&quantized - &dense).norm().double_value(&[]) / dense.norm().double_value(&[]);
+        let agree = quantized
+            .argmax(-1, false)
+            .eq_tensor(&dense.argmax(-1, false))
+            .to_kind(Kind::Double)
+            .mean(Kind::Double)
+            .double_value(&[]);
+        println!(
+            "{shape} {q}{}: logits rel_l2 {rel:.4}, top-1 agreement {:.1} % over {positions} positions",
+            if tables { " + tables" } else { "" },
+            agree * 100.0
+        );
+    }
 }

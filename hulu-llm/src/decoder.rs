@@ -69,6 +69,19 @@ pub trait CausalDecoder: Send {
     /// a kernel refuses the weights.
     fn quantize(&mut self, q: &crate::Quantization) -> Result<()>;
 
+    /// Quantizes the vocabulary tables too, which [`CausalDecoder::quantize`] leaves dense:
+    /// `model.embed_tokens` (its lookups then dequantize only the rows asked for) and
+    /// `lm_head`, tied or not. On a small model they are much of the weight (Qwen2.5-0.5B's
+    /// tied 151936 × 896 table is 28 % of it) and `lm_head` is read at every decode step, so
+    /// this is where the bytes and the decode time are; the cost is the logits' accuracy,
+    /// measured in the crate README. An int4 table is stored once on the CPU (rows are read
+    /// back from the packed kernel layout, see `quant_rows.rs`), with an extra int8 copy for
+    /// lookups elsewhere.
+    ///
+    /// # Errors
+    /// As [`CausalDecoder::quantize`].
+    fn quantize_embeddings(&mut self, q: &crate::Quantization) -> Result<()>;
+
     /// Bytes the weights hold in memory (quantized ones as stored, scales included).
     fn weight_bytes(&self) -> usize;
 
@@ -273,8 +286,9 @@ macro_rules! decoder_impl {
                 self.stack.rotary_table_len()
             }
 
-            /// The `lm_head` weight, `[vocab, hidden]` (the embedding matrix when tied).
-            pub fn lm_head_weight(&self) -> &Tensor {
+            /// The `lm_head` weight, `[vocab, hidden]` (the embedding matrix when tied);
+            /// `None` once quantized ([`CausalDecoder::quantize_embeddings`]).
+            pub fn lm_head_weight(&self) -> Option<&Tensor> {
                 self.stack.lm_head_weight()
             }
         }
@@ -294,6 +308,9 @@ macro_rules! decoder_impl {
             }
             fn quantize(&mut self, q: &crate::Quantization) -> Result<()> {
                 self.stack.quantize(q)
+            }
+            fn quantize_embeddings(&mut self, q: &crate::Quantization) -> Result<()> {
+                self.stack.quantize_embeddings(q)
             }
             fn weight_bytes(&self) -> usize {
                 self.stack.weight_bytes()

@@ -41,6 +41,7 @@ mod moe;
 mod norm;
 mod quant;
 mod quant_checkpoint;
+mod quant_rows;
 mod rotary;
 mod stack;
 

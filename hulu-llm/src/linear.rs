@@ -36,7 +36,7 @@ impl Linear {
         output: usize,
         bias: bool,
     ) -> Result<Self> {
-        let weight = load_weight(scope, input as i64, output as i64)?;
+        let weight = load_weight(scope, input as i64, output as i64, false)?;
         let bias = if bias {
             Some(scope.get("bias", &[output as i64])?)
         } else {
@@ -49,6 +49,17 @@ impl Linear {
         })
     }
 
+    /// A vocabulary table `[rows, width]` under `scope` (`model.embed_tokens`): dense, or
+    /// quantized with its rows readable for lookups ([`Linear::rows`]).
+    pub(crate) fn load_table(scope: &VarBuilder, rows: usize, width: usize) -> Result<Self> {
+        Ok(Linear {
+            weight: load_weight(scope, width as i64, rows as i64, true)?,
+            bias: None,
+            adapter: None,
+        })
+    }
+
+    #[cfg(test)]
     pub(crate) fn from_weight(weight: Tensor) -> Self {
         Linear {
             weight: Weight::Dense(weight),
@@ -78,6 +89,16 @@ impl Linear {
     /// Replaces a dense weight by its `q` quantization (an int4 layer whose width no kernel
     /// group divides stays dense); the activations keep the dense weight's dtype.
     pub(crate) fn quantize(&mut self, q: &Quantization) -> Result<()> {
+        self.quantize_as(q, false)
+    }
+
+    /// [`Linear::quantize`] for a vocabulary table, whose rows are also looked up
+    /// ([`Linear::rows`]).
+    pub(crate) fn quantize_table(&mut self, q: &Quantization) -> Result<()> {
+        self.quantize_as(q, true)
+    }
+
+    fn quantize_as(&mut self, q: &Quantization, table: bool) -> Result<()> {
         let Weight::Dense(w) = &self.weight else {
             return Ok(());
         };
@@ -94,13 +115,34 @@ impl Linear {
                     return Ok(());
                 };
                 let (codes, scale, zero) = quantize_int4(w, group)?;
-                Weight::Int4(Int4Weight::new(&codes, &scale, &zero, group, kind, device)?)
+                let mut packed = Int4Weight::new(&codes, &scale, &zero, group, kind, device)?;
+                if table {
+                    packed.attach_rows(&codes, &scale, &zero)?;
+                }
+                Weight::Int4(packed)
             }
         };
         Ok(())
     }
 
-    /// Attaches (or with `None` removes) a LoRA adapter, returning the previous one.
+    /// Rows `ids` (int64, any shape `S`) of the `[out, in]` weight, `[S.., in]`: the lookup of
+    /// an embedding table. A quantized table returns its rows dequantized.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidRequest`] for an int4 weight quantized as a projection (no row
+    /// reader attached), [`crate::Error::Torch`] when libtorch refuses.
+    pub(crate) fn rows(&self, ids: &Tensor) -> Result<Tensor> {
+        let flat = || ids.f_reshape([-1]);
+        let rows = match &self.weight {
+            Weight::Dense(w) => return Ok(Tensor::f_embedding(w, ids, -1, false, false)?),
+            Weight::Int8(q) => q.rows(&flat()?)?,
+            Weight::Int4(q) => q.rows(&flat()?)?,
+        };
+        let mut shape = ids.size();
+        shape.push(rows.size()[1]);
+        Ok(rows.f_reshape(shape)?)
+    }
+
     pub(crate) fn set_adapter(
         &mut self,
         adapter: Option<crate::LoraAdapter>,
@@ -169,7 +211,7 @@ fn tensor_bytes(t: &Tensor) -> usize {
 
 /// The weight under `scope`: dense `weight`, or the codes of a quantized checkpoint (only
 /// looked for when `weight` is absent: generator backends claim every key).
-fn load_weight(scope: &VarBuilder, input: i64, output: i64) -> Result<Weight> {
+fn load_weight(scope: &VarBuilder, input: i64, output: i64, table: bool) -> Result<Weight> {
     if scope.contains("weight") || !(scope.contains("weight_int8") || scope.contains("weight_int4"))
     {
         return Ok(Weight::Dense(scope.get("weight", &[output, input])?));
@@ -210,9 +252,11 @@ fn load_weight(scope: &VarBuilder, input: i64, output: i64) -> Result<Weight> {
     let low = bytes.f_bitwise_and(15)?;
     let high = bytes.f_bitwise_right_shift_tensor_scalar(4)?;
     let codes = Tensor::f_stack(&[low, high], 2)?.f_reshape([output, input])?;
-    Ok(Weight::Int4(Int4Weight::new(
-        &codes, &scale, &zero, group, kind, device,
-    )?))
+    let mut packed = Int4Weight::new(&codes, &scale, &zero, group, kind, device)?;
+    if table {
+        packed.attach_rows(&codes, &scale, &zero)?;
+    }
+    Ok(Weight::Int4(packed))
 }
 
 #[cfg(test)]
@@ -235,12 +279,65 @@ mod tests {
             let ours = layer.forward(&x).unwrap();
             let reference = x.linear(&weight, Some(&bias));
             assert_eq!(ours.size(), reference.size(), "{shape:?}");
-            let diff = (ours.to_kind(Kind::Float) - reference.to_kind(Kind::Float))
+            let (ours, reference) = (ours.to_kind(Kind::Float), reference.to_kind(Kind::Float));
+            // Both accumulate in float32; they differ in rounding only: `linear` rounds
+            // `x·w + b` once, the single-row path rounds `x·w` and then the sum with `b`.
+            // So each element may differ by up to 1.5 bf16 steps at its magnitude (a step is
+            // 2^(⌊log2 |v|⌋ − 7): 8 significant bits); allow 2. A fixed bound would depend on
+            // the magnitudes the machine's random generator happened to draw.
+            let step = ours
+                .abs()
+                .maximum(&reference.abs())
+                .clamp_min(f64::MIN_POSITIVE)
+                .log2()
+                .floor()
+                .f_sub_scalar(7.0)
+                .unwrap()
+                .exp2();
+            let excess = ((&ours - &reference).abs() - step * 2.0)
+                .max()
+                .double_value(&[]);
+            assert!(
+                excess <= 0.0,
+                "{shape:?}: a difference over two bf16 steps (by {excess})"
+            );
+        }
+    }
+
+    #[test]
+    fn a_quantized_table_looks_up_the_rows_its_kernel_multiplies_with() {
+        // The lookup (embed_tokens) and the projection (a tied lm_head) read one stored table;
+        // they must agree on every row, including a shorter last block of the packed layout.
+        let (rows, width) = (208i64, 128i64);
+        tch::manual_seed(9);
+        let dense = Tensor::randn([rows, width], (Kind::Float, Device::Cpu)) * 0.02;
+        let ids = Tensor::from_slice(&[0i64, 5, 63, 64, 127, 128, 191, 192, 207, 31, 31]);
+        for q in [Quantization::Int8, Quantization::Int4 { group_size: 64 }] {
+            let mut table = Linear::from_weight(dense.shallow_clone());
+            table.quantize_table(&q).unwrap();
+            assert!(table.weight().is_none(), "{q}: left dense");
+            // x = I gives x Wᵀ = Wᵀ: the weight as the kernel dequantizes it.
+            let seen_by_kernel = table
+                .forward(&Tensor::eye(width, (Kind::Float, Device::Cpu)))
+                .unwrap()
+                .tr()
+                .index_select(0, &ids);
+            let looked_up = table.rows(&ids.reshape([1, -1])).unwrap();
+            assert_eq!(looked_up.size(), [1, ids.size()[0], width], "{q}");
+            let diff = (looked_up.squeeze_dim(0) - &seen_by_kernel)
                 .abs()
                 .max()
                 .double_value(&[]);
-            // Both accumulate in float32; only the final bf16 rounding may differ.
-            assert!(diff <= 0.07, "{shape:?}: max difference {diff}");
+            assert!(diff < 1e-6, "{q}: lookup and kernel differ by {diff}");
+            let err = (&seen_by_kernel - dense.index_select(0, &ids))
+                .norm()
+                .double_value(&[])
+                / dense.index_select(0, &ids).norm().double_value(&[]);
+            assert!(err > 1e-4 && err < 0.12, "{q}: quantization error {err}");
         }
+        // A projection's int4 weight has no row reader: asking is an error, not garbage.
+        let mut proj = Linear::from_weight(dense.shallow_clone());
+        proj.quantize(&Quantization::int4()).unwrap();
+        assert!(proj.rows(&ids).is_err());
     }
 }

@@ -220,6 +220,17 @@ impl Int8Weight {
         tensor_bytes(&self.q) + tensor_bytes(&self.scale)
     }
 
+    /// Rows `ids` (int64 `[M]`) dequantized, `[M, in]` in the compute dtype: the lookup of an
+    /// embedding table stored this way.
+    pub(crate) fn rows(&self, ids: &Tensor) -> Result<Tensor> {
+        let ids = ids.f_to_device(self.q.device())?;
+        let codes = self.q.f_index_select(0, &ids)?.f_to_kind(Kind::Float)?;
+        let scale = self.scale.f_index_select(0, &ids)?.f_to_kind(Kind::Float)?;
+        Ok(codes
+            .f_mul(&scale.f_unsqueeze(1)?)?
+            .f_to_kind(self.scale.kind())?)
+    }
+
     /// `x [M, in]` → `[M, out]`.
     pub(crate) fn matmul(&self, x: &Tensor) -> Result<Tensor> {
         let x = x.f_to_kind(self.scale.kind())?;
@@ -241,6 +252,18 @@ pub(crate) struct Int4Weight {
     scale_zero: Tensor,
     group: i64,
     out: i64,
+    cols: i64,
+    /// How rows are read back for an embedding lookup; `None` for a projection.
+    rows: Option<RowSource>,
+}
+
+/// Where an int4 table's rows come from when it is looked up.
+#[derive(Debug)]
+enum RowSource {
+    /// Decoded from the packed weight itself (the CPU layouts of [`crate::quant_rows`]).
+    Packed(crate::quant_rows::PackedLayout),
+    /// A second, int8 copy: for packed layouts that cannot be read back (CUDA's).
+    Int8(Box<Int8Weight>),
 }
 
 impl Int4Weight {
@@ -284,7 +307,41 @@ impl Int4Weight {
             scale_zero,
             group: group as i64,
             out,
+            cols,
+            rows: None,
         })
+    }
+
+    /// Makes the rows readable ([`Int4Weight::rows`]), given the codes, scales and zeros the
+    /// weight was packed from: straight from the packed weight where its layout is one
+    /// [`crate::quant_rows`] reads (checked on these codes), else from an int8 copy.
+    pub(crate) fn attach_rows(&mut self, q: &Tensor, scale: &Tensor, zero: &Tensor) -> Result<()> {
+        let layout = crate::quant_rows::detected()
+            .filter(|&l| crate::quant_rows::decodes(l, &self.packed, q));
+        self.rows = Some(match layout {
+            Some(layout) => RowSource::Packed(layout),
+            None => {
+                tracing::debug!(
+                    "int4 packed rows cannot be read back here: an int8 copy serves lookups"
+                );
+                let g = self.group;
+                let w = q
+                    .f_to_kind(Kind::Float)?
+                    .f_reshape([self.out, self.cols / g, g])?
+                    .f_sub_scalar(8.0)?
+                    .f_mul(&scale.f_to_kind(Kind::Float)?.f_unsqueeze(2)?)?
+                    .f_add(&zero.f_to_kind(Kind::Float)?.f_unsqueeze(2)?)?
+                    .f_reshape([self.out, self.cols])?;
+                let (codes, s) = quantize_int8(&w)?;
+                let codes = codes.f_to_device(self.packed.device())?;
+                RowSource::Int8(Box::new(Int8Weight::new(
+                    codes,
+                    &s,
+                    self.scale_zero.kind(),
+                )?))
+            }
+        });
+        Ok(())
     }
 
     pub(crate) fn out_features(&self) -> i64 {
@@ -292,7 +349,48 @@ impl Int4Weight {
     }
 
     pub(crate) fn bytes(&self) -> usize {
-        tensor_bytes(&self.packed) + tensor_bytes(&self.scale_zero)
+        let copy = match &self.rows {
+            Some(RowSource::Int8(copy)) => copy.bytes(),
+            _ => 0,
+        };
+        tensor_bytes(&self.packed) + tensor_bytes(&self.scale_zero) + copy
+    }
+
+    /// Rows `ids` (int64 `[M]`) dequantized, `[M, in]` in the compute dtype, as the kernel
+    /// sees them (`(q - 8) · scale + zero` in float32, then rounded).
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidRequest`] when [`Int4Weight::attach_rows`] was not called (a
+    /// projection, not a table).
+    pub(crate) fn rows(&self, ids: &Tensor) -> Result<Tensor> {
+        let layout = match &self.rows {
+            None => {
+                return Err(crate::Error::request(
+                    "an int4 projection has no row lookup (only vocabulary tables do)",
+                ))
+            }
+            Some(RowSource::Int8(copy)) => return copy.rows(ids),
+            Some(RowSource::Packed(layout)) => *layout,
+        };
+        let list = Vec::<i64>::try_from(ids.f_to_device(Device::Cpu)?)?;
+        let m = list.len() as i64;
+        let (g, groups) = (self.group, self.cols / self.group);
+        let codes = layout.rows(&self.packed, self.out, self.cols, &list)?;
+        // scale_zero is [in/group, out, 2]: the chosen rows' (scale, zero) per group.
+        let sz = self
+            .scale_zero
+            .f_index_select(1, &ids.f_to_device(self.packed.device())?)?
+            .f_to_kind(Kind::Float)?
+            .f_permute([1, 0, 2])?;
+        let (scale, zero) = (sz.f_select(2, 0)?, sz.f_select(2, 1)?);
+        Ok(codes
+            .f_to_kind(Kind::Float)?
+            .f_reshape([m, groups, g])?
+            .f_sub_scalar(8.0)?
+            .f_mul(&scale.f_unsqueeze(2)?)?
+            .f_add(&zero.f_unsqueeze(2)?)?
+            .f_reshape([m, self.cols])?
+            .f_to_kind(self.scale_zero.kind())?)
     }
 
     /// `x [M, in]` → `[M, out]`.

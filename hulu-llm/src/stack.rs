@@ -37,7 +37,8 @@ pub struct DecoderOutput {
 #[derive(Debug)]
 pub(crate) struct Stack {
     config: DecoderConfig,
-    embed_tokens: Tensor,
+    /// `model.embed_tokens`, `[vocab, hidden]`: looked up by row, and `lm_head` when tied.
+    embed_tokens: Linear,
     layers: Vec<DecoderLayer>,
     norm: RmsNorm,
     /// `None` when tied to `embed_tokens`.
@@ -52,8 +53,11 @@ impl Stack {
         config.validate()?;
         let _span = tracing::info_span!("decoder_load", family = ?config.family, layers = config.num_hidden_layers).entered();
         let model = root.pp("model");
-        let (v, h) = (config.vocab_size as i64, config.hidden_size as i64);
-        let embed_tokens = model.pp("embed_tokens").get("weight", &[v, h])?;
+        let embed_tokens = Linear::load_table(
+            &model.pp("embed_tokens"),
+            config.vocab_size,
+            config.hidden_size,
+        )?;
         let layers = (0..config.num_hidden_layers)
             .map(|i| DecoderLayer::load(&model.pp("layers").pp(i), config, i))
             .collect::<Result<Vec<_>>>()?;
@@ -96,10 +100,21 @@ impl Stack {
         Ok(())
     }
 
+    /// Quantizes the vocabulary tables: `model.embed_tokens` (its rows readable for lookups)
+    /// and `lm_head` when untied (tied, it is the same table).
+    pub(crate) fn quantize_embeddings(&mut self, q: &crate::Quantization) -> Result<()> {
+        q.validate()?;
+        let _span = tracing::info_span!("decoder_quantize_embeddings", scheme = %q).entered();
+        self.embed_tokens.quantize_table(q)?;
+        if let Some(head) = &mut self.lm_head {
+            head.quantize(q)?;
+        }
+        Ok(())
+    }
+
     /// Bytes the weights hold in memory.
     pub(crate) fn weight_bytes(&self) -> usize {
-        let embed = self.embed_tokens.numel() * self.embed_tokens.kind().elt_size_in_bytes();
-        embed
+        self.embed_tokens.bytes()
             + self.norm.bytes()
             + self.layers.iter().map(DecoderLayer::bytes).sum::<usize>()
             + self.lm_head.as_ref().map_or(0, Linear::bytes)
@@ -138,29 +153,17 @@ impl Stack {
             }
         }
         let ids = ids.f_to_device(self.device)?;
-        Ok(Tensor::f_embedding(
-            &self.embed_tokens,
-            &ids,
-            -1,
-            false,
-            false,
-        )?)
+        self.embed_tokens.rows(&ids)
     }
 
     pub(crate) fn logits(&self, hidden: &Tensor) -> Result<Tensor> {
-        let head = match &self.lm_head {
-            Some(head) => head.forward(hidden)?,
-            None => Linear::from_weight(self.embed_tokens.shallow_clone()).forward(hidden)?,
-        };
-        Ok(head.f_to_kind(Kind::Float)?)
+        let head = self.lm_head.as_ref().unwrap_or(&self.embed_tokens);
+        Ok(head.forward(hidden)?.f_to_kind(Kind::Float)?)
     }
 
-    /// The lm_head weight (the embedding matrix when tied), for callers sizing memory.
-    pub(crate) fn lm_head_weight(&self) -> &Tensor {
-        match &self.lm_head {
-            Some(head) => head.weight().expect("lm_head is never quantized"),
-            None => &self.embed_tokens,
-        }
+    /// The dense `lm_head` weight (the embedding matrix when tied); `None` once quantized.
+    pub(crate) fn lm_head_weight(&self) -> Option<&Tensor> {
+        self.lm_head.as_ref().unwrap_or(&self.embed_tokens).weight()
     }
 
     /// Every decoder layer's linear projections by checkpoint key prefix

@@ -61,13 +61,28 @@ fn quantized_decoders_stay_close_to_the_dense_ones() {
         let dense = decoder(&dir, Kind::Float);
         let ids = prompt(POSITIONS, dense.config().vocab_size as i64);
         let reference = all_logits(dense.as_ref(), &ids);
-        for q in [Quantization::Int8, Quantization::int4()] {
+        let mut layers_only = 0;
+        for (q, tables) in [
+            (Quantization::Int8, false),
+            (Quantization::int4(), false),
+            (Quantization::Int8, true),
+            (Quantization::int4(), true),
+        ] {
             let mut dec = decoder(&dir, Kind::Float);
             dec.quantize(&q).unwrap();
+            if tables {
+                let before = dec.weight_bytes();
+                dec.quantize_embeddings(&q).unwrap();
+                assert!(dec.weight_bytes() < before, "{q}: tables left dense");
+            } else {
+                layers_only = dec.weight_bytes();
+            }
             assert!(
                 dec.weight_bytes() < dense.weight_bytes(),
                 "{q}: nothing was quantized"
             );
+            assert!(!tables || dec.weight_bytes() < layers_only);
+            let q = format!("{q}{}", if tables { " + tables" } else { "" });
             let logits = all_logits(dec.as_ref(), &ids);
             let c = Closeness::measure(&values(&logits), &values(&reference));
             let agree = top1_agreement(&logits, &reference);
@@ -83,9 +98,10 @@ fn quantized_decoders_stay_close_to_the_dense_ones() {
             // Loose end-to-end bounds (per-layer bounds are pinned in the unit tests): errors
             // compound over the layers, and random-weight logits are nearly flat, so top-1 is
             // the harshest possible measure here.
-            let (max_rel, min_agree) = match q {
-                Quantization::Int8 => (0.05, 0.9),
-                Quantization::Int4 { .. } => (0.5, 0.5),
+            let (max_rel, min_agree) = if q.starts_with("int8") {
+                (0.05, 0.9)
+            } else {
+                (0.5, 0.5)
             };
             assert!(c.rel_l2 <= max_rel, "{q}: rel_l2 {}", c.rel_l2);
             assert!(agree >= min_agree, "{q}: top-1 agreement {agree}");

@@ -121,6 +121,7 @@ pub fn to_json(
         "model": model.dir(),
         "device": format!("{:?}", model.device()),
         "dtype": kind_name(model.kind()),
+        "decoder_weight_bytes": model.decoder().weight_bytes(),
         "sampling": {
             "do_sample": s.do_sample,
             "temperature": s.temperature,

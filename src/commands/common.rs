@@ -32,6 +32,10 @@ pub struct ModelArgs {
     /// norms and lm_head stay in --dtype.
     #[arg(long, value_name = "int8|int4|int4:G")]
     pub quantize: Option<String>,
+    /// With --quantize: quantize the vocabulary tables too (embed_tokens and lm_head), which
+    /// are much of a small model's bytes and of its decode time; costs some accuracy.
+    #[arg(long, requires = "quantize")]
+    pub quantize_embeddings: bool,
     /// Load even when the estimated memory (weights in the dtype plus a fifth) exceeds what
     /// is available.
     #[arg(long)]
@@ -54,6 +58,8 @@ pub struct ResolvedModel {
     pub kind: Kind,
     /// Weight-only quantization of the decoder's projections, if asked for.
     pub quantization: Option<hulu_llm::Quantization>,
+    /// Whether the vocabulary tables are quantized too.
+    pub quantize_embeddings: bool,
 }
 
 impl ModelArgs {
@@ -86,6 +92,7 @@ impl ModelArgs {
             device,
             kind,
             quantization,
+            quantize_embeddings: self.quantize_embeddings,
         })
     }
 
@@ -119,6 +126,7 @@ impl ResolvedModel {
             .device(self.device)
             .kind(self.kind)
             .quantization(self.quantization)
+            .quantize_embeddings(self.quantize_embeddings)
             .build()
             .with_context(|| format!("loading {}", self.dir.display()))
             .model()?;
