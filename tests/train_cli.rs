@@ -266,4 +266,16 @@ fn sigterm_saves_the_stage_and_resume_ends_where_a_straight_run_ends() {
             x["stage"]
         );
     }
+    // The skip table counts the rows skipped before the interruption too: the same table as
+    // the straight run's (the missing-file row is drawn several times in 12 steps).
+    let table = |stdout: &[u8]| -> String {
+        let out = text(stdout);
+        let start = out.find("skipped rows").expect("a skip table");
+        let end = start + out[start..].find("total").expect("a total line");
+        let end = end + out[end..].find('\n').unwrap_or(out.len() - end);
+        out[start..end].to_string()
+    };
+    let (straight_table, resumed_table) = (table(&run.stdout), table(&resumed.stdout));
+    assert!(straight_table.contains("missing file"), "{straight_table}");
+    assert_eq!(resumed_table, straight_table);
 }

@@ -17,10 +17,15 @@ checkpointing with `torch.utils.checkpoint` per decoder and encoder layer.
   PYTHONPATH=.cache/torch-site python3 hulu-train/bench/reference_step.py \
       --tokens T --patches P --labels L        # the sizes benches/step.rs prints
 
-Each configuration runs in its own process so its peak RSS (ru_maxrss) is its own.
+Each configuration runs in its own process so its peak RSS (ru_maxrss) is its own. Activation
+memory is measured as `benches/step.rs` does: after the timed steps, one more forward + backward
+over the existing weights, gradients and AdamW state; free heap pages are returned
+(`malloc_trim`), the resident size read, the high-water mark restarted (`clear_refs` 5), and the
+activation memory is the high-water mark of that forward + backward minus the resident size.
 """
 
 import argparse
+import ctypes
 import json
 import resource
 import subprocess
@@ -133,6 +138,14 @@ class Model(nn.Module):
         return F.cross_entropy(logits.float(), labels)
 
 
+def status_bytes(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field):
+                return int(line.split()[1]) * 1024
+    return None
+
+
 def one(args):
     torch.manual_seed(0)
     if args.threads:
@@ -148,11 +161,15 @@ def one(args):
     patches = torch.randn(p, PATCH_DIM)
     frames = args.frames
 
-    def step():
+    def forward_backward():
         opt.zero_grad(set_to_none=False)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.precision == "bf16"):
             loss = model(patches, frames, ids, image_positions, label_positions, labels, args.checkpoint)
         loss.backward()
+        return loss
+
+    def step():
+        loss = forward_backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         return loss.item()
@@ -163,8 +180,15 @@ def one(args):
         step()
     per = (time.perf_counter() - start) / args.steps
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+    resident = status_bytes("VmRSS:")
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    forward_backward()
+    activations = status_bytes("VmHWM:") - resident
     print(json.dumps({"precision": args.precision, "checkpoint": args.checkpoint, "tokens": t,
-                      "s_per_step": per, "tokens_per_s": t / per, "peak_rss_gb": rss / 1e9}))
+                      "s_per_step": per, "tokens_per_s": t / per, "peak_rss_gb": rss / 1e9,
+                      "activation_gb": activations / 1e9}))
 
 
 def main():
@@ -180,8 +204,8 @@ def main():
     args = ap.parse_args()
     if args.precision:
         return one(args)
-    print("| precision | memory | tokens | s/step | tokens/s | peak RSS |")
-    print("|---|---|---|---|---|---|")
+    print("| precision | memory | tokens | s/step | tokens/s | peak RSS | activation memory |")
+    print("|---|---|---|---|---|---|---|")
     for precision in ["f32", "bf16"]:
         for ckpt in [False, True]:
             cmd = [sys.executable, __file__, "--precision", precision] + sys.argv[1:]
@@ -189,7 +213,7 @@ def main():
             r = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
             mem = "CheckpointLayers" if ckpt else "Plain"
             print(f"| {precision} | {mem} | {r['tokens']} | {r['s_per_step']:.2f} | "
-                  f"{r['tokens_per_s']:.1f} | {r['peak_rss_gb']:.2f} GB |")
+                  f"{r['tokens_per_s']:.1f} | {r['peak_rss_gb']:.2f} GB | {r['activation_gb']:.2f} GB |")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// Why a row was skipped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum SkipReason {
     /// Not valid JSON, or neither format.
     Malformed,
@@ -52,8 +55,10 @@ impl fmt::Display for SkipReason {
     }
 }
 
-/// Rows skipped, by reason.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Rows skipped, by reason. Serialised as a map from the reason (`missing_file`, ...) to
+/// its count, as a stage's resume state keeps it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
 pub struct SkipTable {
     counts: BTreeMap<SkipReason, usize>,
 }
@@ -72,6 +77,13 @@ impl SkipTable {
     /// Rows skipped in all.
     pub fn total(&self) -> usize {
         self.counts.values().sum()
+    }
+
+    /// Adds every count of `other`.
+    pub fn merge(&mut self, other: &SkipTable) {
+        for (&reason, &n) in &other.counts {
+            *self.counts.entry(reason).or_default() += n;
+        }
     }
 }
 

@@ -104,6 +104,10 @@ pub enum Error {
     #[error("decoder")]
     Decoder(#[from] hulu_llm::Error),
 
+    /// The vision side refused (a layer pass under gradient checkpointing).
+    #[error("vision")]
+    Vision(#[from] hulu_vision::Error),
+
     /// Building parameters failed.
     #[error("weights")]
     Weights(#[from] hulu_nn::Error),

@@ -4,7 +4,7 @@
 
 use crate::labels::{tokenize_conversation, Tokenized, IGNORE};
 use crate::{Error, Result};
-use hulu_model::stages::PreprocessedVisuals;
+use hulu_model::stages::{EncodedVisuals, PreprocessedVisuals};
 use hulu_model::{HuluMed, PrepareOptions, Turn};
 use tch::Tensor;
 
@@ -97,27 +97,153 @@ pub fn decoder_input(model: &HuluMed, encoded: &Encoded) -> Result<(Tensor, Vec<
     Ok((embeds, labels))
 }
 
-/// [`decoder_input`], and with `cut_vision` the projected visual features cut from the
-/// vision side's graph: the embeddings then depend on a leaf (returned, when the vision side
-/// requires grad) instead of on the encoder's activations, which are freed here; the
-/// leaf's gradient is pushed through a recomputation in backward (see `step`).
-pub(crate) fn decoder_input_parts(
-    model: &HuluMed,
-    encoded: &Encoded,
-    cut_vision: bool,
-) -> Result<(Tensor, Vec<i64>, Option<Tensor>)> {
+/// How the vision side of an example is recomputed in backward under gradient
+/// checkpointing (see `step`).
+pub(crate) enum VisionRecompute<'a> {
+    /// Layer by layer: each encoder layer's input was kept (detached) in the forward; the
+    /// projected features hang from `top`, the last layer's output as a leaf, through the
+    /// post-layer norm, the merge and the projector (small, kept with their graph).
+    Layers {
+        /// The encoder's layer pass (its input carries the patch embedding's graph).
+        pass: Box<dyn hulu_vision::VisionLayerPass + 'a>,
+        /// Each layer's input, detached, per chunk.
+        inputs: Vec<Vec<Tensor>>,
+        /// The last layer's output, per chunk, as leaves that require grad.
+        top: Vec<Tensor>,
+    },
+    /// For an encoder without a layer pass: the projected features were cut from the vision
+    /// side's graph as `leaf`, and the whole encoder and projector run again in backward.
+    Whole {
+        /// The projected features as a leaf that requires grad.
+        leaf: Tensor,
+        /// The example's patches and grids.
+        visuals: &'a PreprocessedVisuals,
+    },
+}
+
+impl VisionRecompute<'_> {
+    /// Pushes the gradient the decoder's backward left on the cut into the vision side's
+    /// parameters: layer by layer in reverse (one layer's activations alive at a time), or
+    /// through one recomputation of the whole side.
+    ///
+    /// # Errors
+    /// The encoder's and projector's errors; libtorch's.
+    pub(crate) fn backward(self, model: &HuluMed) -> Result<()> {
+        match self {
+            VisionRecompute::Layers { pass, inputs, top } => {
+                let mut grads: Vec<Tensor> = top.iter().map(Tensor::grad).collect();
+                if grads.iter().any(|g| !g.defined()) {
+                    return Ok(());
+                }
+                for (i, x) in inputs.into_iter().enumerate().rev() {
+                    let x: Vec<Tensor> = x
+                        .iter()
+                        .map(|t| t.detach().set_requires_grad(true))
+                        .collect();
+                    let out = pass.layer(i, &x)?;
+                    seed_backward(&out, &grads)?;
+                    grads = x.iter().map(Tensor::grad).collect();
+                }
+                let bottom = pass.input();
+                if bottom.iter().any(Tensor::requires_grad) {
+                    seed_backward(bottom, &grads)?;
+                }
+                Ok(())
+            }
+            VisionRecompute::Whole { leaf, visuals } => {
+                let grad = leaf.grad();
+                if grad.defined() {
+                    let features = model.encode_visuals(visuals)?.mm_features;
+                    seed_backward(&[features], &[grad])?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Backpropagates `Σ (outputs · grads)`, whose gradient is the outputs' vector-Jacobian
+/// product with `grads`.
+pub(crate) fn seed_backward(outputs: &[Tensor], grads: &[Tensor]) -> Result<()> {
+    let mut total: Option<Tensor> = None;
+    for (out, grad) in outputs.iter().zip(grads) {
+        let part = out.f_mul(grad)?.f_sum(out.kind())?;
+        total = Some(match total {
+            None => part,
+            Some(t) => t.f_add(&part)?,
+        });
+    }
+    if let Some(total) = total {
+        total.f_backward()?;
+    }
+    Ok(())
+}
+
+/// The vision side of `pre` for a checkpointed step: the encoder's layers run without a graph
+/// (their inputs kept), the rest with one; the recomputation to run in backward, if the
+/// vision encoder trains.
+fn encode_checkpointed<'a>(
+    model: &'a HuluMed,
+    pre: &'a PreprocessedVisuals,
+) -> Result<(EncodedVisuals, Option<VisionRecompute<'a>>)> {
+    let pass = match model.vision().layer_pass(&pre.pixel_values, &pre.grids) {
+        Ok(pass) => pass,
+        Err(hulu_vision::Error::Config(_)) => {
+            let mut visual = model.encode_visuals(pre)?;
+            if !visual.mm_features.requires_grad() {
+                return Ok((visual, None));
+            }
+            let leaf = visual.mm_features.detach().set_requires_grad(true);
+            visual.mm_features = leaf.shallow_clone();
+            visual.vision_features = visual.vision_features.detach();
+            return Ok((visual, Some(VisionRecompute::Whole { leaf, visuals: pre })));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let trains = pass.input().iter().any(Tensor::requires_grad);
+    let mut inputs = Vec::with_capacity(pass.layers());
+    let top = tch::no_grad(|| -> Result<Vec<Tensor>> {
+        let mut x: Vec<Tensor> = pass.input().iter().map(Tensor::detach).collect();
+        for i in 0..pass.layers() {
+            let next = pass.layer(i, &x)?;
+            if trains {
+                inputs.push(x);
+            }
+            x = next;
+        }
+        Ok(x)
+    })?;
+    let top: Vec<Tensor> = top
+        .into_iter()
+        .map(|t| t.detach().set_requires_grad(trains))
+        .collect();
+    let vision_features = pass.finish(&top)?;
+    let mm_features = model.projector().forward(&vision_features)?;
+    let visual = EncodedVisuals {
+        vision_features,
+        mm_features,
+    };
+    let recompute = trains.then_some(VisionRecompute::Layers { pass, inputs, top });
+    Ok((visual, recompute))
+}
+
+/// [`decoder_input`], and with `checkpoint` the vision side run for gradient checkpointing
+/// (see [`VisionRecompute`]): the encoder's activations are not kept for the decoder's
+/// backward, and the returned recomputation pushes the gradient into them afterwards.
+pub(crate) fn decoder_input_parts<'a>(
+    model: &'a HuluMed,
+    encoded: &'a Encoded,
+    checkpoint: bool,
+) -> Result<(Tensor, Vec<i64>, Option<VisionRecompute<'a>>)> {
     let Some(pre) = &encoded.visuals else {
         let spliced = model.splice_visuals(&encoded.input_ids, None)?;
         return Ok((spliced.inputs_embeds, encoded.labels.clone(), None));
     };
-    let mut visual = model.encode_visuals(pre)?;
-    let mut leaf = None;
-    if cut_vision && visual.mm_features.requires_grad() {
-        let cut = visual.mm_features.detach().set_requires_grad(true);
-        visual.mm_features = cut.shallow_clone();
-        visual.vision_features = visual.vision_features.detach();
-        leaf = Some(cut);
-    }
+    let (visual, recompute) = if checkpoint {
+        encode_checkpointed(model, pre)?
+    } else {
+        (model.encode_visuals(pre)?, None)
+    };
     let keep = model.compress_visuals(pre, &encoded.options)?;
     let spliced = model.splice_visuals(&encoded.input_ids, Some((&visual, &keep)))?;
     // A dropped visual token takes its (ignored) label with it.
@@ -137,5 +263,5 @@ pub(crate) fn decoder_input_parts(
             spliced.lm_input_ids.len()
         )));
     }
-    Ok((spliced.inputs_embeds, labels, leaf))
+    Ok((spliced.inputs_embeds, labels, recompute))
 }

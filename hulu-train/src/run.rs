@@ -9,7 +9,10 @@
 //! the stage's step and data position); resuming rebuilds the stage's trainer from the
 //! checkpoint the stage started from and restores its trainable weights, Adam's moments, the
 //! schedule step and the data position, so the resumed run draws and steps exactly as a
-//! straight one. Skip counts before the interruption are not carried over.
+//! straight one. Each stage's state also keeps the rows it skipped (held-out and drawn, apart),
+//! so a resumed run's skip table counts every row the straight run would have: a finished
+//! stage's counts are read back, an interrupted stage's drawn-row counts are continued and its
+//! held-out rows counted again as they are encoded again.
 
 use crate::data::{Dataset, DatasetOptions, SkipReason, SkipTable};
 use crate::example::Encoded;
@@ -188,6 +191,9 @@ pub fn preflight(recipe: &Recipe, model: &Path) -> Result<()> {
 /// Where a stage stands in a saved run (`<out>/<stage>/state/trainer_state.json`).
 struct SavedStage {
     complete: bool,
+    /// Rows skipped among the stage's drawn rows and among its held-out rows.
+    skipped_training: SkipTable,
+    skipped_held_out: SkipTable,
 }
 
 fn saved_stage(state: &Path) -> Result<Option<SavedStage>> {
@@ -196,9 +202,29 @@ fn saved_stage(state: &Path) -> Result<Option<SavedStage>> {
         return Ok(None);
     }
     let value: serde_json::Value = hulu_io::json::read_json(&json)?;
+    let table = |key: &str| -> Result<SkipTable> {
+        match value["run"].get(key) {
+            None => Ok(SkipTable::default()),
+            Some(v) => serde_json::from_value(v.clone()).map_err(|e| Error::Json {
+                path: json.clone(),
+                source: e,
+            }),
+        }
+    };
     Ok(Some(SavedStage {
         complete: value["run"]["complete"].as_bool().unwrap_or(true),
+        skipped_training: table("skipped_training")?,
+        skipped_held_out: table("skipped_held_out")?,
     }))
+}
+
+/// Where a stage stands when it is saved.
+struct StageProgress<'a> {
+    position: usize,
+    step: u64,
+    complete: bool,
+    skipped_training: &'a SkipTable,
+    skipped_held_out: &'a SkipTable,
 }
 
 /// Saves a stage's checkpoint (and adapter) into `dir` and the resume state into `dir/state`.
@@ -206,9 +232,7 @@ fn save_stage(
     trainer: &Trainer,
     recipe: &Recipe,
     dir: &Path,
-    position: usize,
-    step: u64,
-    complete: bool,
+    at: &StageProgress<'_>,
 ) -> Result<()> {
     trainer.save_checkpoint(
         dir,
@@ -223,8 +247,10 @@ fn save_stage(
     trainer.save_state(
         &dir.join("state"),
         &serde_json::json!({
-            "data_position": position, "seed": recipe.seed,
-            "stage_step": step, "complete": complete,
+            "data_position": at.position, "seed": recipe.seed,
+            "stage_step": at.step, "complete": at.complete,
+            "skipped_training": at.skipped_training,
+            "skipped_held_out": at.skipped_held_out,
         }),
     )
 }
@@ -265,7 +291,9 @@ pub fn run_recipe(
             true => saved_stage(&dir.join("state"))?,
             false => None,
         };
-        if saved.as_ref().is_some_and(|s| s.complete) {
+        if let Some(done) = saved.as_ref().filter(|s| s.complete) {
+            summary.skipped.merge(&done.skipped_training);
+            summary.skipped.merge(&done.skipped_held_out);
             current = dir;
             continue;
         }
@@ -284,6 +312,11 @@ pub fn run_recipe(
         };
         let mut trainer = Trainer::new(&current, options)?;
         let (mut position, mut step) = (0usize, 0u64);
+        let mut skipped_training = saved
+            .as_ref()
+            .map(|s| s.skipped_training.clone())
+            .unwrap_or_default();
+        let mut skipped_held_out = SkipTable::default();
         if saved.is_some() {
             let run = trainer.load_state(&dir.join("state"))?;
             position = run["data_position"].as_u64().unwrap_or(0) as usize;
@@ -304,7 +337,7 @@ pub fn run_recipe(
         shuffle(&mut order, recipe.seed.wrapping_add(index as u64));
         let held_out: Vec<Encoded> = held
             .iter()
-            .filter_map(|&(d, i)| encode_row(&trainer, &sets, max_len, d, i, &mut summary.skipped))
+            .filter_map(|&(d, i)| encode_row(&trainer, &sets, max_len, d, i, &mut skipped_held_out))
             .collect();
         if order.is_empty() {
             return Err(Error::example(format!(
@@ -328,7 +361,7 @@ pub fn run_recipe(
                         max_len,
                         d,
                         i,
-                        &mut summary.skipped,
+                        &mut skipped_training,
                     ));
                 }
                 if !batch.is_empty() {
@@ -378,7 +411,20 @@ pub fn run_recipe(
                 break;
             }
         }
-        save_stage(&trainer, recipe, &dir, position, step, !stopped)?;
+        save_stage(
+            &trainer,
+            recipe,
+            &dir,
+            &StageProgress {
+                position,
+                step,
+                complete: !stopped,
+                skipped_training: &skipped_training,
+                skipped_held_out: &skipped_held_out,
+            },
+        )?;
+        summary.skipped.merge(&skipped_training);
+        summary.skipped.merge(&skipped_held_out);
         current = dir;
         if stopped {
             summary.interrupted = Some((stage.name.clone(), step));

@@ -8,6 +8,7 @@
 
 use crate::trainer::Trainer;
 use crate::{Error, Result};
+use hulu_nn::Backend;
 use std::collections::BTreeMap;
 use std::path::Path;
 use tch::{Device, Kind, Tensor};
@@ -99,7 +100,9 @@ fn write_weights(dir: &Path, tensors: Vec<(String, Tensor)>, shard_bytes: usize)
 
 impl Trainer {
     /// Saves the model in the Hugging Face layout into `dir` (created), with the source
-    /// folder's config, tokenizer and template files.
+    /// folder's config, tokenizer and template files. In a dtype wider than the compute
+    /// dtype (float32 under bf16 compute), trained weights are written from their float32
+    /// masters and frozen ones from the source checkpoint.
     ///
     /// # Errors
     /// [`Error::File`] when the folder or a file cannot be written; libtorch's errors.
@@ -107,8 +110,30 @@ impl Trainer {
         let _span = tracing::info_span!("save_checkpoint", dir = %dir.display()).entered();
         std::fs::create_dir_all(dir).map_err(|e| Error::file(dir, e))?;
         copy_side_files(self.dir(), dir)?;
+        // Saved wider than the model computes (float32 under bf16 compute): trained weights
+        // from their float32 masters, frozen ones from the source checkpoint, never the
+        // narrow compute copies widened.
+        let compute = self.options().precision.compute_kind();
+        let wider = options.kind.elt_size_in_bytes() > compute.elt_size_in_bytes();
+        let masters: BTreeMap<&str, &Tensor> = self
+            .params()
+            .iter()
+            .filter_map(|p| Some((p.key.as_str(), p.master.as_ref()?)))
+            .collect();
+        let source = if wider {
+            Some(hulu_nn::CheckpointBackend::open(self.dir())?)
+        } else {
+            None
+        };
         let mut tensors = Vec::new();
         for (key, t) in self.vars().all() {
+            let t = match (masters.get(key.as_str()), &source) {
+                (Some(master), _) => master.shallow_clone(),
+                (None, Some(ckpt)) if ckpt.contains(&key) => {
+                    ckpt.tensor(&key, &t.size(), options.kind, Device::Cpu)?
+                }
+                _ => t,
+            };
             let name = key.strip_suffix(".weight").unwrap_or(&key);
             let merged = match (self.adapters(), options.merge_adapters) {
                 (Some(a), true) => a.merged(name, &t)?,

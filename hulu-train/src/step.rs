@@ -17,16 +17,15 @@
 //! layer's vector-Jacobian product; the input's gradient passes to the layer below, and at the
 //! bottom into the embeddings.
 //!
-//! The vision side (encoder and projector) is recomputed too, one example at a time: in the
-//! forward its projected features are cut from its graph (a leaf that requires grad, the
-//! encoder's activations freed at once), and after the decoder's backward each example's
-//! vision side runs again with gradients and `(features · leaf.grad).sum()` is
-//! backpropagated. The vision activations alive at any time are those of one example, not
-//! of the whole batch through the decoder's forward and backward. (The encoder is one
-//! recomputed segment, not one per layer: its layers sit behind `hulu_model`'s
-//! `VisionEncoder` trait, which has no layer-by-layer pass.)
+//! The vision encoder is checkpointed the same way, layer by layer, one example at a time:
+//! its layers run under `no_grad` keeping each layer's input, the last layer's output becomes
+//! a leaf that requires grad, and the small rest (post-layer norm, merge, projector) keeps its
+//! graph into the decoder input. After the decoder's backward has left a gradient on each
+//! example's leaf, that example's encoder layers are recomputed in reverse as above, down to
+//! the patch embedding. An encoder without a layer pass (a user's own
+//! `hulu_vision::VisionEncoder`) is cut at its projected features and recomputed whole.
 
-use crate::example::{decoder_input_parts, Encoded};
+use crate::example::{decoder_input_parts, seed_backward, Encoded, VisionRecompute};
 use crate::labels::IGNORE;
 use crate::{Error, Result};
 use hulu_llm::LogitsFor;
@@ -39,32 +38,36 @@ pub enum Memory {
     /// Autograd keeps every activation.
     #[default]
     Plain,
-    /// Keep only each decoder layer's input and recompute the layer in backward; cut the
-    /// vision side (encoder and projector) from the graph and recompute it per example.
+    /// Keep only each decoder and vision encoder layer's input and recompute the layer in
+    /// backward.
     CheckpointLayers,
 }
 
 /// The right-padded decoder input of a batch and the shifted targets.
-struct BatchInput {
+struct BatchInput<'a> {
     embeds: Tensor,
     /// Flat `row · width + column` of each position that predicts a label.
     positions: Vec<i64>,
     /// The label each of those positions predicts.
     targets: Vec<i64>,
-    /// With the vision side cut (recomputed in backward): each example's projected-features
-    /// leaf, by batch row.
-    vision_leaves: Vec<(usize, Tensor)>,
+    /// Under checkpointing: each example's vision recomputation, to run after the decoder's
+    /// backward.
+    vision: Vec<VisionRecompute<'a>>,
 }
 
-fn batch_input(model: &HuluMed, batch: &[&Encoded], cut_vision: bool) -> Result<BatchInput> {
+fn batch_input<'a>(
+    model: &'a HuluMed,
+    batch: &[&'a Encoded],
+    checkpoint: bool,
+) -> Result<BatchInput<'a>> {
     if batch.is_empty() {
         return Err(Error::example("an empty batch"));
     }
-    let mut vision_leaves = Vec::new();
+    let mut vision = Vec::new();
     let mut rows = Vec::with_capacity(batch.len());
-    for (b, e) in batch.iter().enumerate() {
-        let (embeds, labels, leaf) = decoder_input_parts(model, e, cut_vision)?;
-        vision_leaves.extend(leaf.map(|l| (b, l)));
+    for e in batch {
+        let (embeds, labels, recompute) = decoder_input_parts(model, e, checkpoint)?;
+        vision.extend(recompute);
         rows.push((embeds, labels));
     }
     let width = rows.iter().map(|(_, l)| l.len()).max().unwrap_or(0);
@@ -94,12 +97,17 @@ fn batch_input(model: &HuluMed, batch: &[&Encoded], cut_vision: bool) -> Result<
         embeds: Tensor::f_stack(&padded, 0)?,
         positions,
         targets,
-        vision_leaves,
+        vision,
     })
 }
 
 /// Summed cross-entropy of the labelled positions of `hidden` (`[B, L, H]`) over `divisor`.
-fn head_loss(model: &HuluMed, hidden: &Tensor, input: &BatchInput, divisor: f64) -> Result<Tensor> {
+fn head_loss(
+    model: &HuluMed,
+    hidden: &Tensor,
+    input: &BatchInput<'_>,
+    divisor: f64,
+) -> Result<Tensor> {
     let size = hidden.size();
     let device = hidden.device();
     let flat = hidden.f_reshape([size[0] * size[1], size[2]])?;
@@ -126,9 +134,9 @@ pub fn batch_targets(batch: &[&Encoded]) -> usize {
 /// # Errors
 /// [`Error::Example`] for an empty batch or one without labels; the stages' and decoder's
 /// errors.
-pub fn forward_backward(
-    model: &HuluMed,
-    batch: &[&Encoded],
+pub fn forward_backward<'a>(
+    model: &'a HuluMed,
+    batch: &[&'a Encoded],
     divisor: Option<usize>,
     memory: Memory,
 ) -> Result<f64> {
@@ -169,26 +177,14 @@ pub fn forward_backward(
             for (i, x) in inputs.into_iter().enumerate().rev() {
                 let x = x.detach().set_requires_grad(true);
                 let out = pass.layer(i, &x)?;
-                out.f_mul(&grad)?.f_sum(out.kind())?.f_backward()?;
+                seed_backward(&[out], &[grad])?;
                 grad = x.grad();
             }
             if bottom.requires_grad() {
-                bottom.f_mul(&grad)?.f_sum(bottom.kind())?.f_backward()?;
+                seed_backward(&[bottom], &[grad])?;
             }
-            for (b, leaf) in &input.vision_leaves {
-                let grad = leaf.grad();
-                if !grad.defined() {
-                    continue;
-                }
-                let pre = batch[*b]
-                    .visuals
-                    .as_ref()
-                    .expect("a leaf comes from visuals");
-                let features = model.encode_visuals(pre)?.mm_features;
-                features
-                    .f_mul(&grad)?
-                    .f_sum(features.kind())?
-                    .f_backward()?;
+            for recompute in input.vision {
+                recompute.backward(model)?;
             }
             Ok(loss.double_value(&[]))
         }

@@ -96,3 +96,71 @@ fn bf16_step_matches_f32_within_the_derived_bounds() {
         );
     }
 }
+
+#[test]
+fn a_float32_checkpoint_of_a_bf16_run_holds_the_masters() {
+    // Saving float32 after bf16 compute must write what the optimizer holds in float32 (the
+    // masters) and the source checkpoint's frozen weights, not the bf16 copies widened.
+    let case = train_cases()
+        .into_iter()
+        .find(|c| c.label.ends_with("tiny-qwen2/batch2_text_and_image"))
+        .expect("the batch2 case");
+    let mut options = trainer_options(&case, Memory::Plain);
+    options.optimizer.schedule.warmup_steps = 0;
+    options.precision = Precision::Bf16;
+    let mut trainer = Trainer::new(&case.model_dir, options).unwrap();
+    let encoded: Vec<Encoded> = examples(&case)
+        .iter()
+        .map(|e| trainer.encode(e).unwrap())
+        .collect();
+    trainer.step(&[encoded.iter().collect()]).unwrap();
+    let out = std::env::temp_dir().join(format!("hulu-f32-masters-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let save = hulu_train::SaveOptions {
+        kind: Kind::Float,
+        merge_adapters: false,
+        ..hulu_train::SaveOptions::default()
+    };
+    trainer.save_checkpoint(&out, &save).unwrap();
+    let saved: std::collections::HashMap<String, tch::Tensor> =
+        tch::Tensor::read_safetensors(out.join("model.safetensors"))
+            .unwrap()
+            .into_iter()
+            .collect();
+    // Every shard of the source checkpoint, whatever its layout.
+    let source: std::collections::HashMap<String, tch::Tensor> = std::fs::read_dir(&case.model_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "safetensors"))
+        .flat_map(|p| tch::Tensor::read_safetensors(p).unwrap())
+        .collect();
+    let mut narrow_copy_differs = 0;
+    for p in trainer.params() {
+        let Some(master) = &p.master else { continue };
+        let Some(written) = saved.get(&p.key) else {
+            continue; // an adapter: saved in its own folder
+        };
+        assert_eq!(written.kind(), Kind::Float, "{}", p.key);
+        assert!(written.equal(master), "{}: not the float32 master", p.key);
+        if !written.equal(&p.tensor.to_kind(Kind::Float)) {
+            narrow_copy_differs += 1;
+        }
+    }
+    // The test would pass with widened copies only if no master held more than bf16 does.
+    assert!(
+        narrow_copy_differs > 0,
+        "no master differs from its bf16 copy"
+    );
+    let trained: std::collections::HashSet<&str> =
+        trainer.params().iter().map(|p| p.key.as_str()).collect();
+    for (key, written) in &saved {
+        if !trained.contains(key.as_str()) {
+            let original = source[key].to_kind(Kind::Float);
+            assert!(
+                written.equal(&original),
+                "{key}: not the source checkpoint's"
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}

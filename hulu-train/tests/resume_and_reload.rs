@@ -152,8 +152,8 @@ fn a_saved_adapter_reloads_with_the_same_logits_in_peft_layout() {
 
 #[test]
 fn checkpointed_layers_and_vision_give_the_plain_gradients() {
-    // Vision recomputation: `align` trains the encoder and projector through the cut
-    // features; `batch2` (full) pushes two examples' leaves through.
+    // Vision recomputation layer by layer: `align` trains the encoder and projector through
+    // the recomputed encoder layers; `batch2` (full) pushes two examples through.
     for suffix in [
         "tiny-qwen2/batch2_text_and_image",
         "tiny-qwen3/lora_image",

@@ -18,7 +18,7 @@ pub mod processor;
 pub mod projector;
 
 pub use config::{PreprocessorConfig, VisionEncoderConfig};
-pub use encoder::{EncoderOptions, SiglipNavitEncoder, VisionEncoder};
+pub use encoder::{EncoderOptions, SiglipNavitEncoder, VisionEncoder, VisionLayerPass};
 pub use error::{Error, Result};
 pub use processor::{ImageProcessor, ProcessedVisuals, ProcessorOptions, VisualInput};
 pub use projector::Projector;

@@ -203,3 +203,70 @@ fn mismatched_inputs_are_typed_errors() {
     let err = SiglipNavitEncoder::load(&wide, &root.pp("vision_encoder")).unwrap_err();
     assert!(err.to_string().contains("patch_embedding"), "{err}");
 }
+
+#[test]
+fn the_layer_pass_composes_to_encode() {
+    // Every visual case, whole and one frame per chunk: the pass a trainer checkpoints layer
+    // by layer must be the encoding itself, to the bit (the same operations in the same order).
+    let mut checked = 0;
+    for case in cases().into_iter().filter(|c| c.has_visual()) {
+        println!("{}", case.label());
+        let config = ModelConfig::read(&case.model_dir);
+        let w = VarBuilder::from_dir(&case.model_dir, Kind::Float, Device::Cpu)
+            .unwrap()
+            .pp("model")
+            .pp("vision_encoder");
+        let t = case.tensors();
+        let pv = t.get("pixel_values");
+        let pixels = Tensor::from_slice(&pv.f32()).view([pv.shape[0] as i64, pv.shape[1] as i64]);
+        let grids: Vec<PatchGrid> = t
+            .get("grid_sizes")
+            .i64()
+            .chunks(3)
+            .map(|g| PatchGrid {
+                frames: g[0] as usize,
+                rows: g[1] as usize,
+                cols: g[2] as usize,
+            })
+            .collect();
+        let merges: Vec<usize> = t
+            .get("merge_sizes")
+            .i64()
+            .iter()
+            .map(|&m| m as usize)
+            .collect();
+        let grids = MergedGrid::zip(&grids, &merges).unwrap();
+        for max_chunk_patches in [usize::MAX, 1] {
+            let opts = EncoderOptions { max_chunk_patches };
+            let enc =
+                SiglipNavitEncoder::load_with_options(&config.vision_encoder_config, &w, opts)
+                    .unwrap();
+            let pass = enc.layer_pass(&pixels, &grids).unwrap();
+            assert_eq!(
+                pass.layers(),
+                config.vision_encoder_config.num_hidden_layers
+            );
+            let mut x: Vec<Tensor> = pass.input().iter().map(Tensor::shallow_clone).collect();
+            for i in 0..pass.layers() {
+                x = pass.layer(i, &x).unwrap();
+            }
+            let composed = pass.finish(&x).unwrap();
+            let direct = enc.encode(&pixels, &grids).unwrap();
+            assert!(
+                composed.equal(&direct),
+                "max_chunk_patches {max_chunk_patches}: the pass differs from encode"
+            );
+            // A state of the wrong shape or a layer past the last is an error, not a panic.
+            assert!(matches!(
+                pass.layer(0, &x[..x.len() - 1]),
+                Err(hulu_vision::Error::Shape(_))
+            ));
+            assert!(matches!(
+                pass.layer(pass.layers(), &x),
+                Err(hulu_vision::Error::Shape(_))
+            ));
+        }
+        checked += 1;
+    }
+    assert!(checked > 0, "no visual cases found");
+}

@@ -39,6 +39,52 @@ pub trait VisionEncoder {
     /// Values in one row of `pixel_values` (`channels · patch_size²`), which the image
     /// processor must produce for this encoder.
     fn patch_values(&self) -> usize;
+
+    /// The same encoding split into its layers, for gradient checkpointing (a trainer keeps
+    /// each layer's input and recomputes the layer in backward). Composing the pass,
+    /// `finish(layer(n-1, … layer(0, input())))`, equals [`VisionEncoder::encode`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for encoders that cannot be split (the default); otherwise as
+    /// [`VisionEncoder::encode`].
+    fn layer_pass<'a>(
+        &'a self,
+        pixel_values: &Tensor,
+        grids: &[MergedGrid],
+    ) -> Result<Box<dyn VisionLayerPass + 'a>> {
+        let _ = (pixel_values, grids);
+        Err(Error::Config(
+            "this vision encoder cannot run layer by layer".into(),
+        ))
+    }
+}
+
+/// A vision encoder's forward pass split into its layers ([`VisionEncoder::layer_pass`]).
+///
+/// The state between layers is one tensor per chunk of frames (frames of one shape,
+/// `[frames, patches per frame, C]`), since attention stays inside a frame and each chunk has
+/// its own rotary table.
+pub trait VisionLayerPass {
+    /// Layer 0's input, one tensor per chunk: the patch embeddings (carrying the patch
+    /// embedding's graph when its weights require grad).
+    fn input(&self) -> &[Tensor];
+    /// Number of encoder layers.
+    fn layers(&self) -> usize;
+    /// Layer `i` applied to every chunk of `x`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Shape`] for an `i` past the last layer or a state with another chunk count;
+    /// [`Error::Torch`] when libtorch fails.
+    fn layer(&self, i: usize, x: &[Tensor]) -> Result<Vec<Tensor>>;
+    /// The post-layer norm and the in-plane merge of the last layer's output:
+    /// `[Σ merged tokens, C]`, what [`VisionEncoder::encode`] returns.
+    ///
+    /// # Errors
+    ///
+    /// As [`VisionLayerPass::layer`].
+    fn finish(&self, x: &[Tensor]) -> Result<Tensor>;
 }
 
 /// Execution choices that do not change results.
@@ -144,31 +190,10 @@ impl SiglipNavitEncoder {
         Ok(())
     }
 
-    /// Encodes `frames` frames of one shape: `[frames · S, patch_dim]` to `[frames · S, C]`.
-    fn encode_frames(
-        &self,
-        patches: &Tensor,
-        frames: usize,
-        per_frame: usize,
-        cos: &Tensor,
-        sin: &Tensor,
-    ) -> Result<Tensor> {
-        let x = self.patch_embedding.forward(patches)?;
-        let mut x = x.f_view([frames as i64, per_frame as i64, self.hidden as i64])?;
-        for layer in &self.layers {
-            x = layer.forward(&x, cos, sin)?;
-        }
-        let x = self.post_layernorm.forward(&x)?;
-        Ok(x.f_reshape([-1, self.hidden as i64])?)
-    }
-}
-
-impl VisionEncoder for SiglipNavitEncoder {
-    fn encode(&self, pixel_values: &Tensor, grids: &[MergedGrid]) -> Result<Tensor> {
-        let _span = tracing::info_span!("vision_encode", inputs = grids.len()).entered();
-        self.check_inputs(pixel_values, grids)?;
-        let pixels = pixel_values.f_to_kind(self.kind)?.f_to(self.device)?;
-        let mut outputs = Vec::new();
+    /// The chunks `encode` runs: consecutive frames of one grid, at most
+    /// `max_chunk_patches` patches each (a larger frame alone), with their rotary tables.
+    fn chunks(&self, grids: &[MergedGrid]) -> Result<Vec<Chunk>> {
+        let mut chunks = Vec::new();
         let mut start = 0i64;
         for g in grids {
             let m = g.merge();
@@ -178,17 +203,135 @@ impl VisionEncoder for SiglipNavitEncoder {
             let mut done = 0;
             while done < g.frames {
                 let frames = chunk_frames.min(g.frames - done);
-                let rows = (frames * per_frame) as i64;
-                let patches = pixels.f_narrow(0, start, rows)?;
-                let features = self.encode_frames(&patches, frames, per_frame, &cos, &sin)?;
                 // Fewer frames of the same plane: the merge size still fits.
-                let chunk_grid = MergedGrid::new(PatchGrid { frames, ..g.grid() }, m)
+                let grid = MergedGrid::new(PatchGrid { frames, ..g.grid() }, m)
                     .map_err(hulu_compress::Error::from)?;
-                outputs.push(hulu_compress::merge_tokens(&features, &[chunk_grid])?);
-                start += rows;
+                chunks.push(Chunk {
+                    start,
+                    frames,
+                    per_frame,
+                    cos: cos.shallow_clone(),
+                    sin: sin.shallow_clone(),
+                    grid,
+                });
+                start += (frames * per_frame) as i64;
                 done += frames;
             }
         }
+        Ok(chunks)
+    }
+
+    /// The patch embeddings of `chunk`: `[frames, S, C]`.
+    fn embed_chunk(&self, pixels: &Tensor, chunk: &Chunk) -> Result<Tensor> {
+        let rows = (chunk.frames * chunk.per_frame) as i64;
+        let x = self
+            .patch_embedding
+            .forward(&pixels.f_narrow(0, chunk.start, rows)?)?;
+        Ok(x.f_view([
+            chunk.frames as i64,
+            chunk.per_frame as i64,
+            self.hidden as i64,
+        ])?)
+    }
+
+    /// The post-layer norm and merge of a chunk's last layer output: `[merged tokens, C]`.
+    fn finish_chunk(&self, x: &Tensor, chunk: &Chunk) -> Result<Tensor> {
+        let x = self
+            .post_layernorm
+            .forward(x)?
+            .f_reshape([-1, self.hidden as i64])?;
+        Ok(hulu_compress::merge_tokens(&x, &[chunk.grid])?)
+    }
+
+    fn pixels(&self, pixel_values: &Tensor, grids: &[MergedGrid]) -> Result<Tensor> {
+        self.check_inputs(pixel_values, grids)?;
+        Ok(pixel_values.f_to_kind(self.kind)?.f_to(self.device)?)
+    }
+}
+
+/// Consecutive frames of one grid encoded together.
+#[derive(Debug)]
+struct Chunk {
+    /// First row of the chunk in `pixel_values`.
+    start: i64,
+    frames: usize,
+    per_frame: usize,
+    cos: Tensor,
+    sin: Tensor,
+    /// The chunk's frames as a grid, for the merge.
+    grid: MergedGrid,
+}
+
+/// [`SiglipNavitEncoder`]'s layer pass.
+struct SiglipLayerPass<'a> {
+    encoder: &'a SiglipNavitEncoder,
+    chunks: Vec<Chunk>,
+    input: Vec<Tensor>,
+}
+
+impl SiglipLayerPass<'_> {
+    fn check(&self, x: &[Tensor]) -> Result<()> {
+        if x.len() != self.chunks.len() {
+            return Err(Error::Shape(format!(
+                "a layer-pass state of {} chunks, expected {}",
+                x.len(),
+                self.chunks.len()
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl VisionLayerPass for SiglipLayerPass<'_> {
+    fn input(&self) -> &[Tensor] {
+        &self.input
+    }
+
+    fn layers(&self) -> usize {
+        self.encoder.layers.len()
+    }
+
+    fn layer(&self, i: usize, x: &[Tensor]) -> Result<Vec<Tensor>> {
+        self.check(x)?;
+        let layer = self.encoder.layers.get(i).ok_or_else(|| {
+            Error::Shape(format!(
+                "layer {i} of an encoder with {} layers",
+                self.encoder.layers.len()
+            ))
+        })?;
+        x.iter()
+            .zip(&self.chunks)
+            .map(|(x, c)| layer.forward(x, &c.cos, &c.sin))
+            .collect()
+    }
+
+    fn finish(&self, x: &[Tensor]) -> Result<Tensor> {
+        self.check(x)?;
+        let merged = x
+            .iter()
+            .zip(&self.chunks)
+            .map(|(x, c)| self.encoder.finish_chunk(x, c))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Tensor::f_cat(&merged, 0)?)
+    }
+}
+
+impl VisionEncoder for SiglipNavitEncoder {
+    fn encode(&self, pixel_values: &Tensor, grids: &[MergedGrid]) -> Result<Tensor> {
+        let _span = tracing::info_span!("vision_encode", inputs = grids.len()).entered();
+        let pixels = self.pixels(pixel_values, grids)?;
+        // One chunk through every layer at a time: activations grow with the chunk only.
+        let outputs = self
+            .chunks(grids)?
+            .iter()
+            .map(|chunk| {
+                let mut x = self.embed_chunk(&pixels, chunk)?;
+                for layer in &self.layers {
+                    x = layer.forward(&x, &chunk.cos, &chunk.sin)?;
+                }
+                self.finish_chunk(&x, chunk)
+            })
+            .collect::<Result<Vec<_>>>()?;
         Ok(Tensor::f_cat(&outputs, 0)?)
     }
 
@@ -198,5 +341,24 @@ impl VisionEncoder for SiglipNavitEncoder {
 
     fn patch_values(&self) -> usize {
         self.patch_dim
+    }
+
+    fn layer_pass<'a>(
+        &'a self,
+        pixel_values: &Tensor,
+        grids: &[MergedGrid],
+    ) -> Result<Box<dyn VisionLayerPass + 'a>> {
+        let _span = tracing::info_span!("vision_layer_pass", inputs = grids.len()).entered();
+        let pixels = self.pixels(pixel_values, grids)?;
+        let chunks = self.chunks(grids)?;
+        let input = chunks
+            .iter()
+            .map(|c| self.embed_chunk(&pixels, c))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Box::new(SiglipLayerPass {
+            encoder: self,
+            chunks,
+            input,
+        }))
     }
 }
