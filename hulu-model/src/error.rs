@@ -32,13 +32,34 @@ pub enum Error {
     },
 
     /// No checkpoint directory where the model was looked for: the directory given does not
-    /// exist, or the Hub id is not in the local Hugging Face cache ([`crate::hub`]).
-    #[error("model {model} not found (looked in {})", .looked_in.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
+    /// exist, or the Hub id is not in the local Hugging Face cache and downloading was not
+    /// allowed ([`crate::hub`]).
+    #[error("model {model} not found (looked in {}){}", .looked_in.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "), .hint.as_deref().map(|h| format!("; {h}")).unwrap_or_default())]
     ModelNotFound {
         /// The directory or Hub id asked for.
         model: String,
         /// Every path checked.
         looked_in: Vec<PathBuf>,
+        /// How to get the model, for a Hub id: how to allow downloading it (the CLI's
+        /// `--download`, [`crate::hub::HubOptions::download`] in the library), or that this
+        /// build cannot download.
+        hint: Option<String>,
+    },
+
+    /// A Hub id missing from the cache could not be downloaded: the Hub (or `HF_ENDPOINT`)
+    /// answered with an error or could not be reached, the repository has no checkpoint
+    /// files, writing the cache failed, or downloads are refused (`HF_HUB_OFFLINE`, or a build
+    /// without the `download` feature).
+    #[error("cannot download {repo}@{revision} from {endpoint}: {cause}")]
+    DownloadFailed {
+        /// `org/name`.
+        repo: String,
+        /// The branch, tag or commit asked for (`main` by default).
+        revision: String,
+        /// The Hub endpoint (`HF_ENDPOINT`, default `https://huggingface.co`).
+        endpoint: String,
+        /// What went wrong.
+        cause: String,
     },
 
     /// A config or checkpoint file could not be read by `hulu-io`.

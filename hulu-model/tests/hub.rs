@@ -68,7 +68,9 @@ fn org_name_and_org_name_at_rev_resolve_to_their_snapshots() {
 fn a_missing_model_names_where_it_looked() {
     let cache = fake_cache("missing");
     match resolve_in("org/absent", &cache) {
-        Err(Error::ModelNotFound { model, looked_in }) => {
+        Err(Error::ModelNotFound {
+            model, looked_in, ..
+        }) => {
             assert_eq!(model, "org/absent");
             assert!(looked_in.contains(&cache.join("models--org--absent/refs/main")));
         }

@@ -6,6 +6,7 @@ use clap::Args;
 use hulu_io::dicom::{MixedOrientation, SeriesChoice};
 use hulu_io::nifti::{SliceAxis, Window};
 use hulu_model::{GenerateOptions, HuluMed, Item, LoadOptions, PrepareOptions, Turn, VisualSource};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tch::{Device, Kind};
@@ -14,12 +15,18 @@ use tch::{Device, Kind};
 #[derive(Args, Debug, Clone)]
 pub struct ModelArgs {
     /// Checkpoint: a directory (Hugging Face layout) or a Hub id `org/name[@revision]` found
-    /// offline in the Hugging Face cache (HF_HUB_CACHE, else HF_HOME/hub, else
-    /// ~/.cache/huggingface/hub; download it first with `huggingface-cli download org/name`).
+    /// in the Hugging Face cache (HF_HUB_CACHE, else HF_HOME/hub, else
+    /// ~/.cache/huggingface/hub); a Hub id missing there is downloaded only with --download.
     /// The repository's tiny random-weight model is tests/fixtures/models/tiny-qwen2 (its
     /// answers are random words).
     #[arg(long, env = "HULU_MODEL")]
     pub model: PathBuf,
+    /// Download a Hub id missing from the cache into it (config, tokenizer, template and
+    /// *.safetensors files only; no *.bin). From HF_ENDPOINT (default https://huggingface.co)
+    /// with HF_TOKEN (else the `huggingface-cli login` token); HF_HUB_OFFLINE=1 refuses it.
+    /// HULU_DOWNLOAD takes 1/0, true/false, yes/no or on/off.
+    #[arg(long, env = "HULU_DOWNLOAD", value_parser = clap::builder::BoolishValueParser::new())]
+    pub download: bool,
     /// auto (the checkpoint's torch_dtype; on a CPU, bf16 only where the CPU has native bf16,
     /// else f32), f32, bf16 or f16.
     #[arg(long, default_value = "auto")]
@@ -76,7 +83,12 @@ impl ModelArgs {
             .map(super::select::parse_size)
             .transpose()?;
         let device = super::select::device(&self.device)?;
-        let dir = hulu_model::hub::resolve(&self.model).model()?;
+        let hub = hulu_model::hub::HubOptions {
+            download: self.download,
+            progress: std::io::stderr().is_terminal(),
+            cache: None,
+        };
+        let dir = hulu_model::hub::resolve_with(&self.model, &hub).model()?;
         let kind = super::select::kind(&self.dtype, &dir, device)?;
         if !self.force {
             super::select::check_memory(&dir, device, kind, limit)?;
