@@ -20,6 +20,29 @@ impl ModelConfig {
     }
 }
 
+/// The reference's `pixel_values` and its grids with their merge sizes.
+fn reference_inputs(t: &hulu_testkit::TensorFile) -> (Tensor, Vec<MergedGrid>) {
+    let pv = t.get("pixel_values");
+    let pixels = Tensor::from_slice(&pv.f32()).view([pv.shape[0] as i64, pv.shape[1] as i64]);
+    let grids: Vec<PatchGrid> = t
+        .get("grid_sizes")
+        .i64()
+        .chunks(3)
+        .map(|g| PatchGrid {
+            frames: g[0] as usize,
+            rows: g[1] as usize,
+            cols: g[2] as usize,
+        })
+        .collect();
+    let merges: Vec<usize> = t
+        .get("merge_sizes")
+        .i64()
+        .iter()
+        .map(|&m| m as usize)
+        .collect();
+    (pixels, MergedGrid::zip(&grids, &merges).unwrap())
+}
+
 fn to_vec(t: &Tensor) -> Vec<f32> {
     Vec::<f32>::try_from(t.flatten(0, -1)).unwrap()
 }
@@ -45,28 +68,9 @@ fn vision_and_mm_features_match_the_reference() {
         assert!(projector_w.unused().is_empty());
 
         let t = case.tensors();
-        let pv = t.get("pixel_values");
-        let pixels = Tensor::from_slice(&pv.f32()).view([pv.shape[0] as i64, pv.shape[1] as i64]);
-        let grids: Vec<PatchGrid> = t
-            .get("grid_sizes")
-            .i64()
-            .chunks(3)
-            .map(|g| PatchGrid {
-                frames: g[0] as usize,
-                rows: g[1] as usize,
-                cols: g[2] as usize,
-            })
-            .collect();
-        let merges: Vec<usize> = t
-            .get("merge_sizes")
-            .i64()
-            .iter()
-            .map(|&m| m as usize)
-            .collect();
+        let (pixels, grids) = reference_inputs(&t);
 
-        let features = encoder
-            .encode(&pixels, &MergedGrid::zip(&grids, &merges).unwrap())
-            .unwrap();
+        let features = encoder.encode(&pixels, &grids).unwrap();
         let expected = t.get("vision_features");
         assert_eq!(
             features.size(),
@@ -217,25 +221,7 @@ fn the_layer_pass_composes_to_encode() {
             .pp("model")
             .pp("vision_encoder");
         let t = case.tensors();
-        let pv = t.get("pixel_values");
-        let pixels = Tensor::from_slice(&pv.f32()).view([pv.shape[0] as i64, pv.shape[1] as i64]);
-        let grids: Vec<PatchGrid> = t
-            .get("grid_sizes")
-            .i64()
-            .chunks(3)
-            .map(|g| PatchGrid {
-                frames: g[0] as usize,
-                rows: g[1] as usize,
-                cols: g[2] as usize,
-            })
-            .collect();
-        let merges: Vec<usize> = t
-            .get("merge_sizes")
-            .i64()
-            .iter()
-            .map(|&m| m as usize)
-            .collect();
-        let grids = MergedGrid::zip(&grids, &merges).unwrap();
+        let (pixels, grids) = reference_inputs(&t);
         for max_chunk_patches in [usize::MAX, 1] {
             let opts = EncoderOptions { max_chunk_patches };
             let enc =
