@@ -251,24 +251,33 @@ impl AdamW {
                 if !g.defined() {
                     continue;
                 }
-                // With a master, the step runs in float32 on a widened copy of the gradient.
-                let g = match p.master {
-                    Some(_) => g.f_to_kind(Kind::Float)?,
-                    None => g,
-                };
-                let _ = g.shallow_clone().f_mul_scalar_(clip)?;
+                // With a master, the step runs in float32 on a widened copy of the gradient
+                // (made chunk by chunk below); without one the gradient is clipped in place,
+                // as `clip_grad_norm_` does.
+                let widen = p.master.is_some();
+                let state_kind = if widen { Kind::Float } else { g.kind() };
                 let lr = lrs[&p.component];
-                let m = p.exp_avg.get_or_insert_with(|| g.zeros_like());
-                let v = p.exp_avg_sq.get_or_insert_with(|| g.zeros_like());
-                let mut param = p.master.as_ref().unwrap_or(&p.tensor).shallow_clone();
-                if p.decayed && wd != 0.0 {
-                    let _ = param.f_mul_scalar_(1.0 - lr * wd)?;
-                }
-                let _ = m.f_lerp_(&g, 1.0 - b1)?;
-                let _ = v.f_mul_scalar_(b2)?;
-                let _ = v.f_add_(&g.f_mul(&g)?.f_mul_scalar(1.0 - b2)?)?;
-                let denom = v.f_sqrt()?.f_div_scalar(bc2_sqrt)?.f_add_scalar(eps)?;
-                let _ = param.f_addcdiv_(&m.f_mul_scalar(-lr / bc1)?, &denom)?;
+                let zeros = || Tensor::zeros(g.size(), (state_kind, g.device()));
+                let m = p.exp_avg.get_or_insert_with(zeros);
+                let v = p.exp_avg_sq.get_or_insert_with(zeros);
+                let param = p.master.as_ref().unwrap_or(&p.tensor).shallow_clone();
+                let update = AdamwUpdate {
+                    decay: if p.decayed { 1.0 - lr * wd } else { 1.0 },
+                    b1,
+                    b2,
+                    eps,
+                    bc2_sqrt,
+                    step_size: lr / bc1,
+                };
+                for_each_chunk(&[&param, &g, m, v], |[param, g, m, v]| {
+                    let mut g = if widen {
+                        g.f_to_kind(Kind::Float)?
+                    } else {
+                        g.shallow_clone()
+                    };
+                    let _ = g.f_mul_scalar_(clip)?;
+                    update.apply(param, &g, m, v)
+                })?;
                 if let Some(master) = &p.master {
                     p.tensor.shallow_clone().f_copy_(master)?;
                 }
@@ -276,5 +285,170 @@ impl AdamW {
             Ok(())
         })?;
         Ok(norm)
+    }
+}
+
+/// One AdamW update's constants, as `torch.optim.AdamW` (single-tensor path) applies them.
+struct AdamwUpdate {
+    /// `1 − lr·weight_decay` for decayed parameters, else 1 (decoupled decay).
+    decay: f64,
+    b1: f64,
+    b2: f64,
+    eps: f64,
+    /// `√(1 − β₂ᵗ)`.
+    bc2_sqrt: f64,
+    /// `lr / (1 − β₁ᵗ)`.
+    step_size: f64,
+}
+
+impl AdamwUpdate {
+    /// Updates `param`, `m` and `v` in place from the (already clipped) gradient `g`, in the
+    /// reference's order: decay, `m.lerp_(g, 1 − β₁)`, `v = β₂ v + (1 − β₂) g²`,
+    /// `param −= step_size · m / (√v / bc2 + eps)`.
+    fn apply(&self, param: &Tensor, g: &Tensor, m: &Tensor, v: &Tensor) -> Result<()> {
+        let (mut param, mut m, mut v) =
+            (param.shallow_clone(), m.shallow_clone(), v.shallow_clone());
+        if self.decay != 1.0 {
+            let _ = param.f_mul_scalar_(self.decay)?;
+        }
+        let _ = m.f_lerp_(g, 1.0 - self.b1)?;
+        let _ = v.f_mul_scalar_(self.b2)?;
+        let mut g2 = g.f_mul(g)?;
+        let _ = g2.f_mul_scalar_(1.0 - self.b2)?;
+        let _ = v.f_add_(&g2)?;
+        drop(g2);
+        let mut denom = v.f_sqrt()?;
+        let _ = denom.f_div_scalar_(self.bc2_sqrt)?;
+        let _ = denom.f_add_scalar_(self.eps)?;
+        let scaled = m.f_mul_scalar(-self.step_size)?;
+        let _ = param.f_addcdiv_(&scaled, &denom)?;
+        Ok(())
+    }
+}
+
+/// Elements per chunk of [`for_each_chunk`]: 4 Mi (16 MiB in float32).
+const CHUNK: i64 = 1 << 22;
+
+/// Runs `f` over matching flat chunks of same-shaped contiguous tensors, so the temporaries
+/// of an elementwise update are bounded by the chunk, not by the largest parameter (a
+/// 151,936-word embedding's are half a gigabyte each in float32); the values are those of
+/// one whole-tensor call, as every operation is elementwise. Tensors that cannot be viewed
+/// flat are updated whole.
+fn for_each_chunk(
+    tensors: &[&Tensor; 4],
+    mut f: impl FnMut([&Tensor; 4]) -> Result<()>,
+) -> Result<()> {
+    let numel = tensors[0].numel() as i64;
+    let flat: Option<Vec<Tensor>> = tensors
+        .iter()
+        .map(|t| {
+            (t.is_contiguous() && t.numel() as i64 == numel)
+                .then(|| t.f_view([-1]).ok())
+                .flatten()
+        })
+        .collect();
+    let Some(flat) = flat.filter(|_| numel > CHUNK) else {
+        return f([tensors[0], tensors[1], tensors[2], tensors[3]]);
+    };
+    let mut start = 0;
+    while start < numel {
+        let len = CHUNK.min(numel - start);
+        let parts = flat
+            .iter()
+            .map(|t| t.f_narrow(0, start, len))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        f([&parts[0], &parts[1], &parts[2], &parts[3]])?;
+        start += len;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::Device;
+
+    /// The chunked update must give bit for bit what one whole-tensor update gives: a
+    /// parameter one chunk and a short tail long, through three steps.
+    #[test]
+    fn a_chunked_update_equals_the_whole_tensor_update() {
+        tch::manual_seed(5);
+        let numel = CHUNK + 1234;
+        let opts = (Kind::Float, Device::Cpu);
+        let param = Tensor::randn([numel], opts);
+        let (mut whole, mut chunked) = (
+            [
+                param.copy(),
+                Tensor::zeros([numel], opts),
+                Tensor::zeros([numel], opts),
+            ],
+            [
+                param.copy(),
+                Tensor::zeros([numel], opts),
+                Tensor::zeros([numel], opts),
+            ],
+        );
+        for t in 1..=3 {
+            let g = Tensor::randn([numel], opts) * 0.1;
+            let update = AdamwUpdate {
+                decay: 1.0 - 1e-3 * 0.1,
+                b1: 0.9,
+                b2: 0.999,
+                eps: 1e-8,
+                bc2_sqrt: (1.0 - 0.999f64.powi(t)).sqrt(),
+                step_size: 1e-3 / (1.0 - 0.9f64.powi(t)),
+            };
+            let [p, m, v] = &mut whole;
+            update.apply(p, &g, m, v).unwrap();
+            let [p, m, v] = &mut chunked;
+            let mut calls = 0;
+            for_each_chunk(&[p, &g, m, v], |[p, g, m, v]| {
+                calls += 1;
+                update.apply(p, g, m, v)
+            })
+            .unwrap();
+            assert_eq!(calls, 2, "one full chunk and the tail");
+        }
+        for (name, (a, b)) in ["param", "exp_avg", "exp_avg_sq"]
+            .iter()
+            .zip(whole.iter().zip(chunked.iter()))
+        {
+            assert!(a.equal(b), "{name} differs");
+            assert!(
+                !a.equal(&Tensor::zeros([numel], opts)),
+                "{name} never moved"
+            );
+        }
+    }
+
+    /// A tensor that cannot be viewed flat is updated whole, in place.
+    #[test]
+    fn a_strided_parameter_is_updated_whole() {
+        let opts = (Kind::Float, Device::Cpu);
+        let base = Tensor::ones([CHUNK / 1024 + 1, 2048], opts);
+        let param = base.narrow(1, 0, 1024);
+        let zeros = || Tensor::zeros([CHUNK / 1024 + 1, 1024], opts);
+        let (g, m, v) = (Tensor::ones_like(&param), zeros(), zeros());
+        let mut calls = 0;
+        for_each_chunk(&[&param, &g, &m, &v], |[p, g, m, v]| {
+            calls += 1;
+            let _ = p.shallow_clone().f_sub_(g)?;
+            let _ = m.shallow_clone().f_add_(g)?;
+            let _ = v.shallow_clone().f_add_(g)?;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(calls, 1);
+        assert_eq!(
+            base.narrow(1, 0, 1024).sum(Kind::Float).double_value(&[]),
+            0.0
+        );
+        assert_eq!(
+            base.narrow(1, 1024, 1024)
+                .mean(Kind::Float)
+                .double_value(&[]),
+            1.0,
+            "the untouched half stays"
+        );
     }
 }
