@@ -339,16 +339,19 @@ fn for_each_chunk(
     mut f: impl FnMut([&Tensor; 4]) -> Result<()>,
 ) -> Result<()> {
     let numel = tensors[0].numel() as i64;
+    let [a, b, c, d] = *tensors;
+    if numel <= CHUNK {
+        return f([a, b, c, d]);
+    }
     let flat: Option<Vec<Tensor>> = tensors
         .iter()
-        .map(|t| {
-            (t.is_contiguous() && t.numel() as i64 == numel)
-                .then(|| t.f_view([-1]).ok())
-                .flatten()
+        .map(|t| match t.is_contiguous() && t.numel() as i64 == numel {
+            true => t.f_view([-1]).ok(),
+            false => None,
         })
         .collect();
-    let Some(flat) = flat.filter(|_| numel > CHUNK) else {
-        return f([tensors[0], tensors[1], tensors[2], tensors[3]]);
+    let Some(flat) = flat else {
+        return f([a, b, c, d]);
     };
     let mut start = 0;
     while start < numel {
